@@ -1,0 +1,65 @@
+"""Build the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from ai_code_reviewer import __version__
+from ai_code_reviewer.api.db import database as db
+from ai_code_reviewer.api.db.database import Database
+from ai_code_reviewer.api.db.retention import run_retention_daily
+from ai_code_reviewer.api.errors import install_error_handlers
+from ai_code_reviewer.api.routes import failures, health, reviews
+from ai_code_reviewer.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Migrate the database, start background duties, and close all on shutdown."""
+    settings: Settings = app.state.settings
+    database = Database(settings)
+    revision = await database.migrate()
+    db.configure(database)
+    app.state.database = database
+    logger.info(
+        "app.started", extra={"database": database.dialect, "revision": revision}
+    )
+
+    retention: asyncio.Task[None] | None = None
+    if settings.retention_days is not None:
+        retention = asyncio.create_task(
+            run_retention_daily(database, settings.retention_days)
+        )
+    try:
+        yield
+    finally:
+        if retention is not None:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
+        await db.close_db()
+        await database.dispose()
+        logger.info("app.stopped")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (read from the environment if None)."""
+    app = FastAPI(
+        title="ai-code-reviewer",
+        version=__version__,
+        summary="Reviews of commits and pull requests, kept and served.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings or load_settings()
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(reviews.router)
+    app.include_router(failures.router)
+    return app

@@ -1,0 +1,1 @@
+"""Storage: engine and sessions, models, repositories, migrations and backups."""

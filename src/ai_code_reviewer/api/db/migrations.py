@@ -1,0 +1,109 @@
+"""Bring a database to the schema this release expects, with Alembic.
+
+Alembic owns the schema. Migrations run on a connection handed in by the
+caller, so the service migrates inside its own event loop, and Alembic's
+logging configuration (``alembic.ini``) is only applied when the ``alembic``
+command runs, never inside the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ai_code_reviewer.errors import ConfigError, SchemaAheadError
+
+logger = logging.getLogger(__name__)
+
+ALEMBIC_DIR_ENV = "ALEMBIC_DIR"
+
+
+def find_alembic_dir() -> Path:
+    """Locate the ``alembic/`` folder: $ALEMBIC_DIR, the source tree, or ./alembic."""
+    candidates = []
+    if configured := os.environ.get(ALEMBIC_DIR_ENV):
+        candidates.append(Path(configured))
+    candidates.append(Path(__file__).resolve().parents[4] / "alembic")
+    candidates.append(Path.cwd() / "alembic")
+    for candidate in candidates:
+        if (candidate / "env.py").is_file():
+            return candidate
+    searched = ", ".join(str(path) for path in candidates)
+    raise ConfigError(
+        f"cannot find the Alembic migrations (searched {searched}); "
+        f"set {ALEMBIC_DIR_ENV} to the folder holding env.py"
+    )
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Build an Alembic configuration that leaves logging alone."""
+    config = Config()
+    config.set_main_option("script_location", str(find_alembic_dir()))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["configure_logging"] = False
+    return config
+
+
+def head_revision() -> str:
+    """Return the newest revision this release ships."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise ConfigError("the Alembic folder holds no migration")
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """Return the revision stamped in the database, or None for a fresh one."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_not_ahead(connection: Connection) -> str | None:
+    """Raise SchemaAheadError when the database is newer than this release."""
+    current = current_revision(connection)
+    if current is None:
+        return None
+    script = ScriptDirectory.from_config(alembic_config())
+    try:
+        script.get_revision(current)
+    except CommandError:
+        raise SchemaAheadError(
+            f"the database is at schema revision {current!r}, which this release "
+            f"does not know (its newest is {head_revision()!r}): it was migrated by "
+            "a newer ai-code-reviewer. Run that release, or restore a backup "
+            "taken before the upgrade."
+        ) from None
+    return current
+
+
+def upgrade_connection(connection: Connection) -> str:
+    """Upgrade the database behind ``connection`` to head; return the revision."""
+    before = check_not_ahead(connection)
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    after = head_revision()
+    if before != after:
+        logger.info("db.migrated", extra={"from_revision": before, "to": after})
+    return after
+
+
+async def upgrade_to_head(engine: AsyncEngine) -> str:
+    """Run ``alembic upgrade head`` on ``engine`` inside the running event loop."""
+    async with engine.begin() as connection:
+        return await connection.run_sync(upgrade_connection)
+
+
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """Read the revision stamped in the database behind ``engine``."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(current_revision)

@@ -1,0 +1,48 @@
+"""Serve the API: ``python -m ai_code_reviewer.api.main``."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from ai_code_reviewer.api.app import create_app
+from ai_code_reviewer.api.db.database import run_migrations
+from ai_code_reviewer.errors import ReviewerError
+from ai_code_reviewer.logs import configure_logging
+from ai_code_reviewer.settings import Settings, load_settings
+
+
+def serve(settings: Settings) -> None:
+    """Run the service with uvicorn until it is stopped."""
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        lifespan="on",
+        server_header=False,
+    )
+
+
+def main() -> int:
+    """Start the service from the environment; exit 2 when it cannot start.
+
+    The migrations run once before the server starts, so that a bad
+    configuration or a database newer than this release ends with one clear
+    sentence instead of a server traceback; the lifespan then finds the
+    schema at head.
+    """
+    try:
+        settings = load_settings()
+        run_migrations(settings)
+    except ReviewerError as exc:
+        sys.stderr.write(f"ai-code-reviewer: {exc}\n")
+        return 2
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

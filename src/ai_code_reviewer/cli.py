@@ -1,0 +1,43 @@
+"""The ``ai-code-reviewer`` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ai_code_reviewer import __version__
+from ai_code_reviewer.dbtools.commands import db
+from ai_code_reviewer.errors import ReviewerError
+
+
+@click.group()
+@click.version_option(__version__, prog_name="ai-code-reviewer")
+def cli() -> None:
+    """Review every commit and pull request of a Git server with a language model."""
+
+
+@cli.command()
+def serve() -> None:
+    """Run the API service (and its worker) on HOST:PORT from the settings."""
+    from ai_code_reviewer.api.main import main as serve_main
+
+    sys.exit(serve_main())
+
+
+cli.add_command(db)
+
+
+def main() -> None:
+    """Run the command line; a ReviewerError ends with one sentence and exit 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted; nothing was changed.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ReviewerError as exc:
+        click.echo(f"ai-code-reviewer: {exc}", err=True)
+        sys.exit(2)

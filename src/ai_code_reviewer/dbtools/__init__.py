@@ -1,0 +1,1 @@
+"""Database maintenance: the ``ai-code-reviewer db`` commands and db_helper.py."""

@@ -1,0 +1,94 @@
+"""Read the service's configuration from the environment and ``.env``.
+
+One ``Settings`` object is built at the edge (the CLI, ``api.main``) and
+passed explicitly to whatever needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ai_code_reviewer.db"
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Settings(BaseSettings):
+    """Hold every setting of the service; each field is one environment variable."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL of the database (SQLite or PostgreSQL).",
+    )
+    database_echo: bool = Field(
+        default=False, description="Log every SQL statement (debugging only)."
+    )
+    database_pool_size: int = Field(
+        default=5, ge=1, le=100, description="Connections kept open (PostgreSQL)."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        le=600_000,
+        description="How long SQLite waits for a lock before giving up.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the API binds to.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port of the API.")
+    log_level: LogLevel = Field(default="INFO", description="Lowest level logged.")
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="When set, delete reviews older than this many days, daily.",
+    )
+    backup_dir: Path = Field(
+        default=Path("./backups"), description="Where database backups are written."
+    )
+    backup_keep: int = Field(
+        default=10, ge=1, le=10_000, description="How many backups to keep."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_driver(cls, value: str) -> str:
+        """Refuse URLs whose driver the service cannot use asynchronously."""
+        driver = value.split("://", 1)[0]
+        if driver not in SUPPORTED_DRIVERS:
+            supported = ", ".join(f"{name}://" for name in SUPPORTED_DRIVERS)
+            msg = f"DATABASE_URL must start with one of {supported}; got {driver}://"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        """Accept log levels in any case."""
+        return value.upper() if isinstance(value, str) else value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning validation errors into one clear ConfigError."""
+    from pydantic import ValidationError
+
+    from ai_code_reviewer.errors import ConfigError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]  # keys are field names
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_field_name(err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
+def _field_name(location: tuple[int | str, ...]) -> str:
+    """Name a setting as its environment variable."""
+    return ".".join(str(part) for part in location).upper() or "settings"
