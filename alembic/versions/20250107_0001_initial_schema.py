@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 from ai_code_reviewer.errors import DatabaseError
 
@@ -27,7 +28,7 @@ depends_on: str | Sequence[str] | None = None
 
 def json_type() -> sa.types.TypeEngine[Any]:
     """Return JSON on SQLite and JSONB on PostgreSQL."""
-    return sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+    return sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def review_records_columns() -> list[sa.Column[object]]:
@@ -114,8 +115,11 @@ INDEXES: dict[str, list[tuple[str, list[str]]]] = {
 
 def adopt_or_create(
     inspector: sa.Inspector, table: str, columns: list[sa.Column[object]]
-) -> None:
-    """Create ``table``, or check that an existing one has every column."""
+) -> bool:
+    """Create ``table``, or check that an existing one has every column.
+
+    Returns True when an existing table was adopted.
+    """
     if not inspector.has_table(table):
         op.create_table(
             table,
@@ -123,7 +127,7 @@ def adopt_or_create(
             sa.PrimaryKeyConstraint("id", name=f"pk_{table}"),
             sqlite_autoincrement=True,
         )
-        return
+        return False
     present = {column["name"] for column in inspector.get_columns(table)}
     missing = [column.name for column in columns if column.name not in present]
     if missing:
@@ -131,6 +135,7 @@ def adopt_or_create(
             f"table {table} exists but lacks columns {', '.join(missing)}; "
             "this database was not made by ai-code-reviewer"
         )
+    return True
 
 
 def create_missing_indexes(inspector: sa.Inspector, table: str) -> None:
@@ -143,11 +148,67 @@ def create_missing_indexes(inspector: sa.Inspector, table: str) -> None:
             op.create_index(name, table, columns)
 
 
+# Columns the guide leaves nullable but that always have a value here, with
+# the value a legacy row without one gets.
+FILLED: dict[str, dict[str, sa.ColumnElement[Any]]] = {
+    "review_records": {
+        "created_at": sa.func.current_timestamp(),
+        "email_sent": sa.false(),
+    },
+    "review_failure_logs": {
+        "created_at": sa.func.current_timestamp(),
+        "retry_count": sa.literal(0),
+        "resolved": sa.false(),
+    },
+}
+
+
+def tighten_legacy_columns(inspector: sa.Inspector, table: str) -> None:
+    """Bring an adopted legacy table's column types and nullability to the models'.
+
+    Defaulted columns are filled and made NOT NULL; on PostgreSQL, JSON
+    columns become JSONB. SQLite reports a legacy ``INTEGER PRIMARY KEY``
+    without NOT NULL as nullable, which is fixed in the same table rebuild.
+    """
+    columns = {c["name"]: c for c in inspector.get_columns(table)}
+    loose = [name for name in FILLED[table] if columns[name]["nullable"]]
+    target = sa.table(table, *(sa.column(name) for name in loose))
+    for name in loose:
+        fill = target.update().where(target.c[name].is_(None))
+        op.execute(fill.values({name: FILLED[table][name]}))
+    if columns["id"]["nullable"]:
+        loose.append("id")
+    json_columns = []
+    if op.get_bind().dialect.name == "postgresql":
+        json_columns = [
+            name
+            for name, column in columns.items()
+            if isinstance(column["type"], sa.JSON)
+            and not isinstance(column["type"], JSONB)
+        ]
+    if not loose and not json_columns:
+        return
+    with op.batch_alter_table(table) as batch:
+        for name in loose:
+            batch.alter_column(
+                name, existing_type=columns[name]["type"], nullable=False
+            )
+        for name in json_columns:
+            batch.alter_column(
+                name, type_=json_type(), postgresql_using=f"{name}::jsonb"
+            )
+
+
 def upgrade() -> None:
     """Create the two tables and their indexes, adopting tables that exist."""
+    tables = {
+        "review_records": review_records_columns(),
+        "review_failure_logs": failure_logs_columns(),
+    }
     inspector = sa.inspect(op.get_bind())
-    adopt_or_create(inspector, "review_records", review_records_columns())
-    adopt_or_create(inspector, "review_failure_logs", failure_logs_columns())
+    adopted = [t for t, cols in tables.items() if adopt_or_create(inspector, t, cols)]
+    for table in adopted:
+        tighten_legacy_columns(sa.inspect(op.get_bind()), table)
     inspector = sa.inspect(op.get_bind())
     create_missing_indexes(inspector, "review_records")
     create_missing_indexes(inspector, "review_failure_logs")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
-RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# Attributes of every record, and uvicorn's duplicate of its message with colours.
+RESERVED = frozenset(vars(logging.makeLogRecord({})).keys()) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class KeyValueFormatter(logging.Formatter):

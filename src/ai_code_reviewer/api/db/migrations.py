@@ -8,6 +8,7 @@ command runs, never inside the service.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from pathlib import Path
@@ -17,7 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ai_code_reviewer.errors import ConfigError, SchemaAheadError
@@ -25,6 +26,7 @@ from ai_code_reviewer.errors import ConfigError, SchemaAheadError
 logger = logging.getLogger(__name__)
 
 ALEMBIC_DIR_ENV = "ALEMBIC_DIR"
+VERSION_TABLE = "alembic_version"
 
 
 def find_alembic_dir() -> Path:
@@ -54,6 +56,7 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
     """Return the newest revision this release ships."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -104,6 +107,16 @@ async def upgrade_to_head(engine: AsyncEngine) -> str:
 
 
 async def schema_revision(engine: AsyncEngine) -> str | None:
-    """Read the revision stamped in the database behind ``engine``."""
+    """Read the revision stamped in the database behind ``engine``.
+
+    Reads alembic_version directly: this runs on every readiness probe, and
+    Alembic's migration context would log two lines each time.
+    """
     async with engine.connect() as connection:
-        return await connection.run_sync(current_revision)
+        has_table = await connection.run_sync(
+            lambda sync: inspect(sync).has_table(VERSION_TABLE)
+        )
+        if not has_table:
+            return None
+        query = text(f"SELECT version_num FROM {VERSION_TABLE}")  # noqa: S608  # constant name
+        return (await connection.execute(query)).scalar()
