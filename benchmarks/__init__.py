@@ -1,0 +1,1 @@
+"""Benchmarks of ai-code-reviewer: ``python -m benchmarks`` (``make bench``)."""
