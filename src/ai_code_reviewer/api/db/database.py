@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 from ai_code_reviewer.api.db.migrations import schema_revision, upgrade_to_head
 from ai_code_reviewer.settings import Settings, load_settings
@@ -52,36 +53,33 @@ def _set_sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     return on_connect
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """Create the async engine for the configured database."""
+def create_engine(settings: Settings, pooled: bool = True) -> AsyncEngine:
+    """Create the async engine; ``pooled=False`` keeps no connection between uses."""
     url = make_url(settings.database_url)
-    path = sqlite_file(url)
-    if url.get_backend_name() == "sqlite":
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url,
-            echo=settings.database_echo,
-            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
-        )
-        hook = _set_sqlite_pragmas(settings.sqlite_busy_timeout_ms)
-        event.listen(engine.sync_engine, "connect", hook)
-        return engine
-    return create_async_engine(
-        url,
-        echo=settings.database_echo,
-        pool_size=settings.database_pool_size,
-        pool_pre_ping=True,
-    )
+    options: dict[str, Any] = {"echo": settings.database_echo}
+    if not pooled:
+        options["poolclass"] = NullPool
+    if url.get_backend_name() != "sqlite":
+        if pooled:
+            options.update(pool_size=settings.database_pool_size, pool_pre_ping=True)
+        return create_async_engine(url, **options)
+
+    if (path := sqlite_file(url)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    timeout = settings.sqlite_busy_timeout_ms / 1000
+    engine = create_async_engine(url, connect_args={"timeout": timeout}, **options)
+    hook = _set_sqlite_pragmas(settings.sqlite_busy_timeout_ms)
+    event.listen(engine.sync_engine, "connect", hook)
+    return engine
 
 
 class Database:
     """Hold one engine and its session factory for the configured database."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pooled: bool = True) -> None:
         self.settings = settings
         self.url = make_url(settings.database_url)
-        self.engine = create_engine(settings)
+        self.engine = create_engine(settings, pooled)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -116,47 +114,38 @@ class Database:
 class _DefaultDatabase:
     """Keep the process-wide database of the module-level functions.
 
-    An async engine's pooled connections belong to the event loop that opened
-    them, so a script that calls ``asyncio.run`` twice gets a fresh engine for
-    the second loop instead of a pool bound to a closed one.
+    One built here from settings holds no connection between sessions (no
+    pool): an async connection belongs to the event loop that opened it, and
+    a script may call ``asyncio.run`` more than once.
     """
 
     def __init__(self) -> None:
         self.settings: Settings | None = None
         self.database: Database | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     def use(self, database: Database) -> None:
         self.settings, self.database = database.settings, database
-        self.loop = _running_loop()
 
     def get(self) -> Database:
-        loop = _running_loop()
-        if self.database is None or (self.loop is not None and self.loop is not loop):
-            if self.database is not None:
-                self.database.engine.sync_engine.dispose(close=False)
-            self.database = Database(self.settings or load_settings())
-        self.loop = loop
+        if self.database is None:
+            self.settings = self.settings or load_settings()
+            self.database = Database(self.settings, pooled=False)
         return self.database
 
     def forget(self) -> Database | None:
-        database, self.database, self.loop = self.database, None, None
+        database, self.database = self.database, None
         return database
 
 
 _default = _DefaultDatabase()
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
 def configure(settings: Settings | Database) -> Database:
     """Make ``settings`` (or a ready ``Database``) the default of this module."""
-    database = settings if isinstance(settings, Database) else Database(settings)
+    if isinstance(settings, Database):
+        database = settings
+    else:
+        database = Database(settings, pooled=False)
     _default.use(database)
     return database
 
@@ -178,7 +167,9 @@ def _run_blocking(work: Callable[[], Awaitable[T]]) -> T:
     async def main() -> T:
         return await work()
 
-    if _running_loop() is None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
         return asyncio.run(main())
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-sync") as pool:
         return pool.submit(asyncio.run, main()).result()
@@ -192,7 +183,7 @@ def run_migrations(settings: Settings | None = None) -> str:
     chosen = settings or _default.settings or load_settings()
 
     async def migrate() -> str:
-        database = Database(chosen)
+        database = Database(chosen, pooled=False)
         try:
             return await database.migrate()
         finally:
