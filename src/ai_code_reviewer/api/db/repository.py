@@ -266,7 +266,7 @@ class FailureLogRepository:
         return FailureStats(
             total=total,
             unresolved=unresolved,
-            unresolved_by_stage=dict(stage_rows.tuples().all()),
+            unresolved_by_stage=dict(stage_rows.all()),
             unresolved_by_error=[(s, e, n) for s, e, n in error_rows.all()],
         )
 

@@ -1,0 +1,244 @@
+"""Shape the read API: validated parameter types, paging, and response models.
+
+Parameters are checked here, before any query runs, against what the columns
+can hold: PostgreSQL refuses an integer above int4, a string with a NUL byte,
+and would compare in vain a string longer than the column. Each such input is
+answered 422 with a sentence instead of a database error.
+
+Datetimes are stored naive in UTC. They are read in as naive UTC (an offset,
+when given, is converted away) and written out with an explicit UTC offset.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Self, TypeVar
+
+from fastapi import Depends
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+)
+
+from ai_code_reviewer.api.db.repository import FailureStats, Page, PageRequest
+from ai_code_reviewer.errors import InvalidRequest
+
+INT4_MAX = 2_147_483_647
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_OFFSET = 10_000
+
+# The dot-atom form of RFC 5322 section 3.4.1, ASCII only: strict enough to
+# refuse what cannot be an address, loose enough for "root@localhost".
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*")
+
+
+def reject_nul(value: str) -> str:
+    """Refuse a string with a NUL character, which PostgreSQL cannot store."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+def check_email(value: str) -> str:
+    """Refuse a string that is not a plain email address."""
+    if EMAIL_PATTERN.fullmatch(value) is None:
+        raise ValueError("must be an email address such as ada@example.com")
+    return value
+
+
+def check_offset(value: int) -> int:
+    """Refuse an offset so deep that the database would scan every skipped row."""
+    if value > MAX_OFFSET:
+        raise ValueError(
+            f"offset is at most {MAX_OFFSET}; to read further, pass "
+            "cursor=<next_cursor of the previous page> instead"
+        )
+    return value
+
+
+def to_naive_utc(value: datetime) -> datetime:
+    """Convert an aware datetime to naive UTC, as stored; keep a naive one as UTC."""
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise ValueError("date is out of range once converted to UTC") from None
+
+
+def mark_utc(value: datetime) -> datetime:
+    """Attach UTC to a naive datetime read from the database."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+PositiveInt4 = Annotated[int, Field(ge=1, le=INT4_MAX)]
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Rows per page.")]
+Offset = Annotated[
+    int,
+    Field(ge=0, description=f"Rows to skip, at most {MAX_OFFSET}; prefer cursor."),
+    AfterValidator(check_offset),
+]
+Text255 = Annotated[str, StringConstraints(max_length=255), AfterValidator(reject_nul)]
+Text100 = Annotated[str, StringConstraints(max_length=100), AfterValidator(reject_nul)]
+Text50 = Annotated[str, StringConstraints(max_length=50), AfterValidator(reject_nul)]
+Email = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_email)]
+Instant = Annotated[datetime, AfterValidator(to_naive_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(mark_utc)]
+
+
+def page_request(
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Annotated[
+        PositiveInt4 | None, Field(description="The previous page's next_cursor.")
+    ] = None,
+    offset: Offset = 0,
+    include_total: Annotated[
+        bool, Field(description="Count every matching row (slow on big tables).")
+    ] = False,
+) -> PageRequest:
+    """Read the paging parameters that every list shares."""
+    if cursor is not None and offset:
+        raise InvalidRequest("give either cursor or offset, not both")
+    return PageRequest(
+        limit=limit, before_id=cursor, offset=offset, with_total=include_total
+    )
+
+
+PageDep = Annotated[PageRequest, Depends(page_request)]
+
+ItemT = TypeVar("ItemT", bound=BaseModel)
+
+
+class PageResponse(BaseModel, Generic[ItemT]):
+    """One page of a list, newest first; ``next_cursor`` asks for the next one."""
+
+    items: list[ItemT]
+    limit: int
+    next_cursor: int | None
+    total: int | None = Field(description="Counted only with include_total=true.")
+
+    @classmethod
+    def build(cls, page: Page[Any], request: PageRequest) -> Self:
+        """Answer ``page`` of rows, fetched for ``request``."""
+        fields = {
+            "items": page.items,
+            "limit": request.limit,
+            "next_cursor": page.next_cursor,
+            "total": page.total,
+        }
+        return cls.model_validate(fields, from_attributes=True)
+
+
+class ReviewSummary(BaseModel):
+    """A review as listed: every column but the diff, which can be large."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: UtcDatetime
+    review_type: str
+    trigger_type: str
+    project_key: str
+    repo_slug: str
+    commit_id: str | None
+    pr_id: int | None
+    author_name: str | None
+    author_email: str | None
+    review_feedback: str
+    email_recipients: list[str] | None
+    email_sent: bool
+    llm_provider: str | None
+    llm_model: str | None
+
+
+class ReviewDetail(ReviewSummary):
+    """A review with every column, the diff included."""
+
+    diff_content: str
+
+
+class FailureLogItem(BaseModel):
+    """A failure log with every column."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: UtcDatetime
+    event_type: str
+    event_key: str | None
+    request_payload: JsonValue
+    project_key: str | None
+    repo_slug: str | None
+    commit_id: str | None
+    pr_id: int | None
+    author_name: str | None
+    author_email: str | None
+    failure_stage: str
+    error_type: str
+    error_message: str
+    error_stacktrace: str | None
+    retry_count: int
+    resolved: bool
+    resolution_notes: str | None
+
+
+class ReviewPage(PageResponse[ReviewSummary]):
+    """One page of reviews."""
+
+
+class FailurePage(PageResponse[FailureLogItem]):
+    """One page of failure logs."""
+
+
+class ReviewStatsResponse(BaseModel):
+    """Counts of reviews; a missing provider is counted under ""."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    total: int
+    last_24h: int
+    last_7d: int
+    email_sent: int
+    by_project: dict[str, int]
+    by_provider: dict[str, int]
+    oldest: UtcDatetime | None
+    newest: UtcDatetime | None
+
+
+class ErrorCount(BaseModel):
+    """How many unresolved failures one stage had with one error type."""
+
+    failure_stage: str
+    error_type: str
+    count: int
+
+
+class FailureStatsResponse(BaseModel):
+    """Counts of failure logs, and of unresolved ones by stage and error type."""
+
+    total: int
+    unresolved: int
+    unresolved_by_stage: dict[str, int]
+    unresolved_by_error: list[ErrorCount]
+
+    @classmethod
+    def from_stats(cls, stats: FailureStats) -> Self:
+        """Answer the repository's ``stats``."""
+        errors = [
+            ErrorCount(failure_stage=stage, error_type=error, count=count)
+            for stage, error, count in stats.unresolved_by_error
+        ]
+        return cls(
+            total=stats.total,
+            unresolved=stats.unresolved,
+            unresolved_by_stage=stats.unresolved_by_stage,
+            unresolved_by_error=errors,
+        )
