@@ -21,6 +21,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_config=None,
+        access_log=False,  # RequestLogMiddleware writes one line per request
         lifespan="on",
         server_header=False,
     )

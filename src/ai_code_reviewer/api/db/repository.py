@@ -16,6 +16,8 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+from sqlalchemy.sql.base import ExecutableOption
 
 from ai_code_reviewer.api.db.models import ReviewFailureLog, ReviewRecord, utcnow
 from ai_code_reviewer.errors import RecordNotFound
@@ -124,9 +126,10 @@ async def _page(
     model: type[RecordT],
     conditions: list[ColumnElement[bool]],
     request: PageRequest,
+    *options: ExecutableOption,
 ) -> Page[RecordT]:
     """Fetch one page of ``model`` rows matching ``conditions``, newest first."""
-    query: Select[RecordT] = select(model).where(*conditions)
+    query: Select[RecordT] = select(model).where(*conditions).options(*options)
     if request.before_id is not None:
         query = query.where(model.id < request.before_id)
     query = query.order_by(model.id.desc()).offset(request.offset)
@@ -162,8 +165,13 @@ class ReviewRepository:
     async def list(
         self, filters: ReviewFilter, request: PageRequest
     ) -> Page[ReviewRecord]:
-        """Return one page of reviews matching ``filters``, newest first."""
-        return await _page(self.session, ReviewRecord, filters.conditions(), request)
+        """Return one page of reviews matching ``filters``, newest first.
+
+        The diff is not loaded: it can be large and lists do not show it.
+        """
+        conditions = filters.conditions()
+        skip_diff = defer(ReviewRecord.diff_content, raiseload=True)
+        return await _page(self.session, ReviewRecord, conditions, request, skip_diff)
 
     async def count(self, filters: ReviewFilter | None = None) -> int:
         """Count reviews matching ``filters`` (all when None)."""
