@@ -31,7 +31,7 @@ cli.add_command(db)
 def main() -> None:
     """Run the command line; a ReviewerError ends with one sentence and exit 2."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted; nothing was changed.", err=True)
         sys.exit(1)
@@ -41,3 +41,6 @@ def main() -> None:
     except ReviewerError as exc:
         click.echo(f"ai-code-reviewer: {exc}", err=True)
         sys.exit(2)
+    # Without standalone mode, click returns the code a command passed to
+    # ctx.exit() instead of exiting with it.
+    sys.exit(code if isinstance(code, int) else 0)

@@ -21,7 +21,8 @@ def request_id_of(scope: Scope) -> str:
     """Return the caller's X-Request-Id when it is safe, else a new one."""
     for name, value in scope.get("headers", []):
         if name == REQUEST_ID_HEADER and SAFE_ID.fullmatch(value):
-            return value.decode("ascii")
+            caller_id: str = value.decode("ascii")
+            return caller_id
     return uuid.uuid4().hex
 
 

@@ -225,6 +225,7 @@ def _stacktrace(kind: FailureKind, message: str) -> str:
     """Write the stack frames the failure would have left, innermost last."""
     return "\n".join(
         [
+            "Traceback (most recent call last):",
             '  File "/app/src/ai_code_reviewer/api/jobs/pipeline.py", line 88, '
             "in run_stage",
             "    return await stage(job)",
