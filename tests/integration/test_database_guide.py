@@ -108,6 +108,22 @@ class Shell:
         assert "Traceback" not in result.stderr, result.stderr
         return output
 
+    def python(self, program: str) -> str:
+        """Run ``program`` as a script file in the folder; return its stdout."""
+        script = self.folder / "snippet.py"
+        script.write_text(program)
+        result = subprocess.run(
+            [sys.executable, script.name],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
 
 @pytest.fixture
 def shell(checkout: Path, env: dict[str, str], guide: str) -> Shell:
@@ -240,21 +256,7 @@ def test_python_snippets(shell: Shell, checkout: Path, guide: str) -> None:
     shell.run("python scripts/db_helper.py seed")
     snippets = python_blocks(guide)
 
-    outputs = []
-    for number, snippet in enumerate(snippets):
-        script = checkout / f"snippet_{number}.py"
-        script.write_text(snippet)
-        result = subprocess.run(
-            [sys.executable, script.name],
-            cwd=checkout,
-            env=shell.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        outputs.append(result.stdout)
+    outputs = [shell.python(snippet) for snippet in snippets]
 
     assert len(snippets) == 2
     assert outputs[0].strip().isdigit()
@@ -264,20 +266,10 @@ def test_python_snippets(shell: Shell, checkout: Path, guide: str) -> None:
 def test_sync_startup_snippet(shell: Shell, checkout: Path, guide: str) -> None:
     """run_migrations() and init_db() work as the guide shows them."""
     snippet = sql_block(guide, "From synchronous code")
-    script = checkout / "startup.py"
-    script.write_text(snippet + "\nprint('done')\n")
 
-    result = subprocess.run(
-        [sys.executable, script.name],
-        cwd=checkout,
-        env=shell.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    output = shell.python(snippet + "\nprint('done')\n")
 
-    assert result.returncode == 0, result.stderr
+    assert output.strip() == "done"
     assert (checkout / "ai_code_reviewer.db").is_file()
 
 
