@@ -11,9 +11,12 @@ import asyncio
 from logging.config import fileConfig
 
 from alembic import context
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, pool
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ai_code_reviewer.api.db.migrations import unreachable
 from ai_code_reviewer.api.db.models import Base
 from ai_code_reviewer.settings import load_settings
 
@@ -47,11 +50,17 @@ def run_on_connection(connection: Connection) -> None:
 
 
 async def run_with_new_engine() -> None:
-    """Open an engine from the URL, migrate, and close it."""
+    """Open an engine from the URL, migrate, and close it.
+
+    A database that cannot be reached ends the command with Alembic's one-line
+    ``FAILED:`` message instead of a driver traceback.
+    """
     engine = create_async_engine(database_url(), poolclass=pool.NullPool)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run_on_connection)
+    except (OSError, SQLAlchemyError) as exc:
+        raise CommandError(str(unreachable(engine.url, exc))) from exc
     finally:
         await engine.dispose()
 

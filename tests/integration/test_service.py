@@ -49,6 +49,18 @@ def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("service did not answer /health in time")
 
 
+def start_once(folder: Path, **env: str) -> subprocess.CompletedProcess[bytes]:
+    """Start the service in ``folder`` with ``env`` and wait for it to exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "ai_code_reviewer.api.main"],
+        cwd=folder,
+        env=service_env(**env),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.fixture
 def running_service(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """Start the service on its embedded defaults in an empty folder."""
@@ -102,14 +114,7 @@ def test_database_ahead_of_release_stops_start_with_a_sentence(tmp_path: Path) -
         connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
         connection.execute("INSERT INTO alembic_version VALUES ('9999')")
 
-    result = subprocess.run(
-        [sys.executable, "-m", "ai_code_reviewer.api.main"],
-        cwd=tmp_path,
-        env=service_env(PORT=str(free_port())),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    result = start_once(tmp_path, PORT=str(free_port()))
 
     assert result.returncode == 2
     assert b"newer ai-code-reviewer" in result.stderr
@@ -118,15 +123,20 @@ def test_database_ahead_of_release_stops_start_with_a_sentence(tmp_path: Path) -
 
 def test_bad_setting_stops_start_with_a_sentence(tmp_path: Path) -> None:
     """A malformed setting ends the start with exit 2 naming the variable."""
-    result = subprocess.run(
-        [sys.executable, "-m", "ai_code_reviewer.api.main"],
-        cwd=tmp_path,
-        env=service_env(PORT="not-a-port"),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    result = start_once(tmp_path, PORT="not-a-port")
 
     assert result.returncode == 2
     assert b"PORT" in result.stderr
+    assert b"Traceback" not in result.stderr
+
+
+def test_unreachable_database_stops_start_without_its_password(tmp_path: Path) -> None:
+    """A database that refuses connections ends the start with exit 2, no secret."""
+    url = "postgresql+asyncpg://app:s3cret-pw@127.0.0.1:1/reviews"
+
+    result = start_once(tmp_path, DATABASE_URL=url)
+
+    assert result.returncode == 2
+    assert b"cannot use the database at postgresql+asyncpg://app:***@" in result.stderr
+    assert b"s3cret-pw" not in result.stderr
     assert b"Traceback" not in result.stderr

@@ -18,10 +18,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import URL, Connection, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ai_code_reviewer.errors import ConfigError, SchemaAheadError
+from ai_code_reviewer.errors import ConfigError, DatabaseError, SchemaAheadError
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +101,27 @@ def upgrade_connection(connection: Connection) -> str:
     return after
 
 
+def unreachable(url: URL, exc: Exception) -> DatabaseError:
+    """Describe a database that cannot be reached, without its password."""
+    reason = getattr(exc, "orig", None) or exc
+    where = url.render_as_string(hide_password=True)
+    return DatabaseError(
+        f"cannot use the database at {where}: {reason}. Check DATABASE_URL; "
+        "`python scripts/db_helper.py create` makes a missing PostgreSQL database"
+    )
+
+
 async def upgrade_to_head(engine: AsyncEngine) -> str:
-    """Run ``alembic upgrade head`` on ``engine`` inside the running event loop."""
-    async with engine.begin() as connection:
-        return await connection.run_sync(upgrade_connection)
+    """Run ``alembic upgrade head`` on ``engine`` inside the running event loop.
+
+    Raises:
+        DatabaseError: the database cannot be reached or refused the migration.
+    """
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(upgrade_connection)
+    except (OSError, SQLAlchemyError) as exc:
+        raise unreachable(engine.url, exc) from exc
 
 
 async def schema_revision(engine: AsyncEngine) -> str | None:
