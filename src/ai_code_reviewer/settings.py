@@ -59,6 +59,47 @@ class Settings(BaseSettings):
         default=10, ge=1, le=10_000, description="How many backups to keep."
     )
 
+    worker_concurrency: int = Field(
+        default=4,
+        ge=0,
+        le=256,
+        description="Jobs the service's own worker runs at once; 0 runs none.",
+    )
+    worker_poll_interval: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between looks for new jobs."
+    )
+    worker_shutdown_grace: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="Seconds running jobs get to finish on shutdown before release.",
+    )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="How long a claimed job stays locked without a renewal.",
+    )
+    job_max_attempts: int = Field(
+        default=5, ge=1, le=100, description="Tries before a job is given up (dead)."
+    )
+    job_retry_base_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="First retry delay; doubles each try."
+    )
+    job_retry_max_seconds: float = Field(
+        default=900.0, gt=0, le=86_400, description="Longest delay between tries."
+    )
+    max_diff_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        le=512 * 1024 * 1024,
+        description="Largest diff accepted by POST /api/reviews/diff.",
+    )
+    email_outbox_dir: Path = Field(
+        default=Path("./data/outbox"),
+        description="Where messages are written as .eml files when no SMTP is set.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _check_driver(cls, value: str) -> str:

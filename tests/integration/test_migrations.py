@@ -104,21 +104,22 @@ async def scalar(url: str, query: str) -> object:
 
 
 def test_upgrade_downgrade_upgrade_round_trips(empty_db_url: str) -> None:
-    """upgrade head, downgrade -1 and upgrade head again leave the schema at head."""
+    """upgrade head, downgrade -1, downgrade base and upgrade head again all work."""
     config = alembic_config(empty_db_url)
+    version = "SELECT version_num FROM alembic_version"
 
     command.upgrade(config, "head")
     command.downgrade(config, "-1")
-    tables_after_downgrade = asyncio.run(
+    after_one_step = asyncio.run(scalar(empty_db_url, version))
+    command.downgrade(config, "base")
+    after_base = asyncio.run(
         scalar(empty_db_url, "SELECT count(*) FROM alembic_version")
     )
     command.upgrade(config, "head")
 
-    assert tables_after_downgrade == 0
-    assert (
-        asyncio.run(scalar(empty_db_url, "SELECT version_num FROM alembic_version"))
-        == head_revision()
-    )
+    assert after_one_step == "0001"
+    assert after_base == 0
+    assert asyncio.run(scalar(empty_db_url, version)) == head_revision()
 
 
 async def test_autogenerate_finds_no_difference(empty_db_url: str) -> None:

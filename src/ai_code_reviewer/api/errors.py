@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse
 
 from ai_code_reviewer.errors import (
     ConfigError,
+    Conflict,
     DatabaseError,
+    InvalidDiff,
     InvalidRequest,
     RecordNotFound,
     ReviewerError,
@@ -19,7 +21,9 @@ logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: tuple[tuple[type[ReviewerError], int], ...] = (
     (RecordNotFound, 404),
+    (Conflict, 409),
     (InvalidRequest, 422),
+    (InvalidDiff, 422),
     (ConfigError, 500),
     (DatabaseError, 503),
 )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     false,
     text,
 )
@@ -57,6 +58,7 @@ class ReviewRecord(Base):
         Index("ix_review_records_created_at", "created_at"),
         Index("ix_review_records_project_key_id", "project_key", "id"),
         Index("ix_review_records_author_email_id", "author_email", "id"),
+        Index("ix_review_records_job_id", "job_id", unique=True),
         {"sqlite_autoincrement": True},
     )
 
@@ -87,6 +89,15 @@ class ReviewRecord(Base):
 
     llm_provider: Mapped[str | None] = mapped_column(String(50))
     llm_model: Mapped[str | None] = mapped_column(String(100))
+
+    # Not in the guide: the job that made the review (one review per job:
+    # a unique index), how long it took, and how delivery to people and to
+    # the Git host went. The link columns carry no foreign key so that adding
+    # them to a large SQLite table is an ALTER, not a rebuild.
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    email_status: Mapped[str | None] = mapped_column(String(20))
+    publish_status: Mapped[str | None] = mapped_column(String(20))
 
 
 class ReviewFailureLog(Base):
@@ -127,3 +138,58 @@ class ReviewFailureLog(Base):
         Boolean, default=False, server_default=false(), index=True
     )
     resolution_notes: Mapped[str | None] = mapped_column(Text)
+
+    # Not in the guide: the job that gave up, so that it can be retried.
+    job_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class ReviewJob(Base):
+    """One unit of review work, claimed by a worker under a lease."""
+
+    __tablename__ = "review_jobs"
+    __table_args__ = (
+        Index("ix_review_jobs_status_run_after", "status", "run_after"),
+        Index("ix_review_jobs_status_locked_until", "status", "locked_until"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(
+        String(20), default="queued", server_default=text("'queued'")
+    )
+    dedupe_key: Mapped[str] = mapped_column(String(512), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    run_after: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(255))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    failure_stage: Mapped[str | None] = mapped_column(String(100))
+    review_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebhookDelivery(Base):
+    """One webhook delivery as received, with what became of it."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("host", "delivery_id"),
+        Index("ix_webhook_deliveries_received_at", "received_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(20))
+    delivery_id: Mapped[str | None] = mapped_column(String(255))
+    event_key: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    job_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,1 @@
+"""Durable review jobs: the queue, the pipeline of stages and the worker."""

@@ -1,0 +1,108 @@
+"""Build the jobs that review a commit, a pull request or an uploaded diff.
+
+The dedupe key says what "the same change" is: a commit of a repository on a
+host; a pull request at one source commit. Webhook jobs for the same change
+share a key and are therefore one job. A person asking for a review gets a
+new job each time unless they send the same Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from ai_code_reviewer.api.jobs.queue import JobSpec
+
+REVIEW_COMMIT = "review_commit"
+REVIEW_PULL_REQUEST = "review_pull_request"
+REVIEW_DIFF = "review_diff"
+KINDS = (REVIEW_COMMIT, REVIEW_PULL_REQUEST, REVIEW_DIFF)
+
+
+def _manual_key(idempotency_key: str | None) -> str:
+    """Return a key unique to this request, or to the caller's idempotency key."""
+    if idempotency_key is None:
+        return f"manual:{uuid.uuid4().hex}"
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+    return f"manual:{digest}"
+
+
+def commit_job(
+    *,
+    host: str,
+    project_key: str,
+    repo_slug: str,
+    commit_id: str,
+    max_attempts: int,
+    origin: str = "webhook",
+    event_key: str | None = None,
+    idempotency_key: str | None = None,
+) -> JobSpec:
+    """Describe the review of one commit."""
+    payload: dict[str, Any] = {
+        "origin": origin,
+        "host": host,
+        "project_key": project_key,
+        "repo_slug": repo_slug,
+        "commit_id": commit_id,
+        "event_key": event_key,
+    }
+    key = f"commit:{host}:{project_key}/{repo_slug}:{commit_id}"
+    if origin != "webhook":
+        key = _manual_key(idempotency_key)
+    return JobSpec(REVIEW_COMMIT, payload, key, max_attempts)
+
+
+def pull_request_job(
+    *,
+    host: str,
+    project_key: str,
+    repo_slug: str,
+    pr_id: int,
+    source_commit: str | None,
+    max_attempts: int,
+    since_commit: str | None = None,
+    origin: str = "webhook",
+    event_key: str | None = None,
+    idempotency_key: str | None = None,
+) -> JobSpec:
+    """Describe the review of a pull request at one source commit."""
+    payload: dict[str, Any] = {
+        "origin": origin,
+        "host": host,
+        "project_key": project_key,
+        "repo_slug": repo_slug,
+        "pr_id": pr_id,
+        "commit_id": source_commit,
+        "since_commit": since_commit,
+        "event_key": event_key,
+    }
+    key = f"pr:{host}:{project_key}/{repo_slug}:{pr_id}:{source_commit}"
+    if origin != "webhook":
+        key = _manual_key(idempotency_key)
+    return JobSpec(REVIEW_PULL_REQUEST, payload, key, max_attempts)
+
+
+def diff_job(
+    *,
+    diff: str,
+    project_key: str,
+    repo_slug: str,
+    max_attempts: int,
+    title: str | None = None,
+    author_name: str | None = None,
+    author_email: str | None = None,
+    idempotency_key: str | None = None,
+) -> JobSpec:
+    """Describe the review of an uploaded unified diff, with no Git host."""
+    payload: dict[str, Any] = {
+        "origin": "manual",
+        "diff": diff,
+        "project_key": project_key,
+        "repo_slug": repo_slug,
+        "title": title,
+        "author_name": author_name,
+        "author_email": author_email,
+    }
+    return JobSpec(REVIEW_DIFF, payload, _manual_key(idempotency_key), max_attempts)

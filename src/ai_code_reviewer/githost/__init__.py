@@ -1,0 +1,1 @@
+"""Git hosts: one interface, one client per host."""

@@ -1,0 +1,59 @@
+"""The interface every Git host client implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone on the Git host: a commit's author, a pull request's reviewer."""
+
+    name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A commit or pull request as fetched: its diff and who made it."""
+
+    diff: str
+    author: Person
+    title: str | None = None
+    url: str | None = None
+    reviewers: tuple[Person, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a review belongs on the Git host."""
+
+    project_key: str
+    repo_slug: str
+    commit_id: str | None = None
+    pr_id: int | None = None
+
+
+class GitHost(Protocol):
+    """Fetch changes from a Git host and publish reviews back to it."""
+
+    name: str
+
+    async def fetch_commit(self, target: Target) -> Change:
+        """Return the commit at ``target.commit_id`` with its unified diff.
+
+        Raises:
+            NotFound: no such repository or commit.
+            RateLimited: the host asked to slow down.
+            GitHostError: any other refusal.
+        """
+        ...
+
+    async def fetch_pull_request(self, target: Target, since: str | None) -> Change:
+        """Return the pull request's diff (only what came after ``since`` if set)."""
+        ...
+
+    async def publish(self, target: Target, markdown: str) -> str:
+        """Post the review where developers look; return what was done."""
+        ...

@@ -1,0 +1,1 @@
+"""Reviewers: one interface, one module per model vendor, and an offline one."""

@@ -1,0 +1,1 @@
+"""Telling people about reviews: email rendering and sending."""

@@ -1,0 +1,1 @@
+"""The pure core of a review: diffs, findings, redaction and rendering (no I/O)."""
