@@ -4,6 +4,8 @@ ReviewerError
  ├── ConfigError             a setting is missing or wrong; fix the configuration
  ├── RecordNotFound          a review, failure log or job id that does not exist
  ├── InvalidRequest          input the caller can correct
+ │    ├── PayloadTooLarge    a body over its size limit
+ │    └── Unauthorized       a webhook without a valid signature
  ├── Conflict                the request does not fit the record's state
  ├── InvalidDiff             text that is not a unified diff (permanent)
  ├── TransientError          worth trying again later (``retry_after`` seconds)
@@ -38,6 +40,14 @@ class RecordNotFound(ReviewerError):
 
 class InvalidRequest(ReviewerError):
     """The caller's input cannot be used; the message says why."""
+
+
+class PayloadTooLarge(InvalidRequest):
+    """A request body is larger than its limit."""
+
+
+class Unauthorized(InvalidRequest):
+    """A request lacks valid credentials (a webhook's signature)."""
 
 
 class Conflict(ReviewerError):

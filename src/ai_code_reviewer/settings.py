@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ai_code_reviewer.db"
@@ -94,6 +94,17 @@ class Settings(BaseSettings):
         ge=1024,
         le=512 * 1024 * 1024,
         description="Largest diff accepted by POST /api/reviews/diff.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of the Git host's webhook; when set, unsigned "
+        "deliveries are refused.",
+    )
+    webhook_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest webhook body accepted, in bytes.",
     )
     email_outbox_dir: Path = Field(
         default=Path("./data/outbox"),

@@ -15,7 +15,7 @@ from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.db.retention import run_retention_daily
 from ai_code_reviewer.api.errors import install_error_handlers
 from ai_code_reviewer.api.middleware import RequestLogMiddleware
-from ai_code_reviewer.api.routes import failures, health, reviews
+from ai_code_reviewer.api.routes import failures, health, reviews, webhooks
 from ai_code_reviewer.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -59,9 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings or load_settings()
+    app.state.githosts = {}
+    app.state.wake_worker = lambda: None
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(reviews.router)
     app.include_router(failures.router)
+    app.include_router(webhooks.router)
     return app

@@ -13,8 +13,10 @@ from ai_code_reviewer.errors import (
     DatabaseError,
     InvalidDiff,
     InvalidRequest,
+    PayloadTooLarge,
     RecordNotFound,
     ReviewerError,
+    Unauthorized,
 )
 
 logger = logging.getLogger(__name__)
@@ -22,6 +24,8 @@ logger = logging.getLogger(__name__)
 STATUS_BY_ERROR: tuple[tuple[type[ReviewerError], int], ...] = (
     (RecordNotFound, 404),
     (Conflict, 409),
+    (PayloadTooLarge, 413),
+    (Unauthorized, 401),
     (InvalidRequest, 422),
     (InvalidDiff, 422),
     (ConfigError, 500),

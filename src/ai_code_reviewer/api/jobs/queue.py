@@ -68,12 +68,17 @@ class LeaseLost(Exception):
     """The job is no longer this worker's: its lease lapsed or it was cancelled."""
 
 
-def _insert_ignoring_duplicates(session: AsyncSession, values: dict[str, Any]) -> Any:
-    """Build INSERT ... ON CONFLICT (dedupe_key) DO NOTHING for this database."""
+def insert_ignoring_conflict(
+    session: AsyncSession,
+    model: type[Any],
+    values: dict[str, Any],
+    unique_columns: list[str],
+) -> Any:
+    """Build INSERT ... ON CONFLICT (unique_columns) DO NOTHING for this database."""
     dialect = session.get_bind().dialect.name
     builder = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = builder(ReviewJob).values(**values)
-    return statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    statement = builder(model).values(**values)
+    return statement.on_conflict_do_nothing(index_elements=unique_columns)
 
 
 async def enqueue(
@@ -94,7 +99,8 @@ async def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    statement = _insert_ignoring_duplicates(session, values).returning(ReviewJob.id)
+    insert_job = insert_ignoring_conflict(session, ReviewJob, values, ["dedupe_key"])
+    statement = insert_job.returning(ReviewJob.id)
     created = (await session.execute(statement)).scalar()
     if created is not None:
         return int(created), True
