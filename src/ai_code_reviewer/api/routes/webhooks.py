@@ -94,7 +94,7 @@ def job_for(ask: ReviewAsk, event_key: str, settings: Settings) -> JobSpec:
 
 
 def incoming_of(
-    request: Request, body: bytes, event_key: str | None
+    request: Request, body: bytes | None, event_key: str | None
 ) -> intake.Incoming:
     """Describe the delivery from its headers and body."""
     delivery_id = request.headers.get("X-Request-Id")
