@@ -157,6 +157,10 @@ class ReviewSummary(BaseModel):
     email_sent: bool
     llm_provider: str | None
     llm_model: str | None
+    job_id: int | None
+    duration_ms: int | None
+    email_status: str | None
+    publish_status: str | None
 
 
 class ReviewDetail(ReviewSummary):
@@ -188,6 +192,7 @@ class FailureLogItem(BaseModel):
     retry_count: int
     resolved: bool
     resolution_notes: str | None
+    job_id: int | None
 
 
 class ReviewPage(PageResponse[ReviewSummary]):
