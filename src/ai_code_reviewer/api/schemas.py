@@ -12,6 +12,7 @@ when given, is converted away) and written out with an explicit UTC offset.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Self, TypeVar
 
@@ -23,9 +24,13 @@ from pydantic import (
     Field,
     JsonValue,
     StringConstraints,
+    model_validator,
 )
 
 from ai_code_reviewer.api.db.repository import FailureStats, Page, PageRequest
+from ai_code_reviewer.api.jobs.operations import JobStats
+from ai_code_reviewer.api.jobs.queue import STATUSES
+from ai_code_reviewer.api.jobs.specs import KINDS
 from ai_code_reviewer.errors import InvalidRequest
 
 INT4_MAX = 2_147_483_647
@@ -64,6 +69,25 @@ def check_offset(value: int) -> int:
     return value
 
 
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """Make a validator that refuses any value but ``choices``."""
+
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def hide_diff(payload: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """Replace a diff in a job's payload by its size: ``{"bytes": n}``."""
+    diff = payload.get("diff")
+    if not isinstance(diff, str):
+        return payload
+    return {**payload, "diff": {"bytes": len(diff.encode("utf-8", "replace"))}}
+
+
 def to_naive_utc(value: datetime) -> datetime:
     """Convert an aware datetime to naive UTC, as stored; keep a naive one as UTC."""
     if value.tzinfo is None:
@@ -89,6 +113,19 @@ Offset = Annotated[
 Text255 = Annotated[str, StringConstraints(max_length=255), AfterValidator(reject_nul)]
 Text100 = Annotated[str, StringConstraints(max_length=100), AfterValidator(reject_nul)]
 Text50 = Annotated[str, StringConstraints(max_length=50), AfterValidator(reject_nul)]
+Name255 = Annotated[
+    str, StringConstraints(min_length=1, max_length=255), AfterValidator(reject_nul)
+]
+Name50 = Annotated[
+    str, StringConstraints(min_length=1, max_length=50), AfterValidator(reject_nul)
+]
+CommitId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9A-Fa-f]{7,64}$"),
+    Field(description="7 to 64 hexadecimal characters."),
+]
+JobStatus = Annotated[str, AfterValidator(one_of(STATUSES))]
+JobKind = Annotated[str, AfterValidator(one_of(KINDS))]
 Email = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_email)]
 Instant = Annotated[datetime, AfterValidator(to_naive_utc)]
 UtcDatetime = Annotated[datetime, AfterValidator(mark_utc)]
@@ -247,3 +284,106 @@ class FailureStatsResponse(BaseModel):
             unresolved_by_stage=stats.unresolved_by_stage,
             unresolved_by_error=errors,
         )
+
+
+class JobItem(BaseModel):
+    """A review job; an uploaded diff in its payload is shown as its size only."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    status: str
+    attempts: int
+    max_attempts: int
+    run_after: UtcDatetime
+    locked_by: str | None
+    locked_until: UtcDatetime | None
+    last_error: str | None
+    failure_stage: str | None
+    review_id: int | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    payload: Annotated[dict[str, JsonValue], AfterValidator(hide_diff)]
+
+
+class JobPage(PageResponse[JobItem]):
+    """One page of jobs."""
+
+
+class JobStatsResponse(BaseModel):
+    """Counts of jobs by status, and the age of the oldest queued job."""
+
+    by_status: dict[str, int]
+    oldest_queued_seconds: float | None = Field(
+        description="Seconds since the oldest queued job was created; null if none."
+    )
+
+    @classmethod
+    def from_stats(cls, stats: JobStats) -> Self:
+        """Answer the operations' ``stats``."""
+        return cls(
+            by_status=stats.by_status,
+            oldest_queued_seconds=stats.oldest_queued_seconds,
+        )
+
+
+class EnqueuedResponse(BaseModel):
+    """The job that a review request made, or found made by the same request."""
+
+    job_id: int
+    status: str
+    created: bool = Field(description="False when an Idempotency-Key matched a job.")
+
+
+class FailureRetryResponse(BaseModel):
+    """The job that a failure's retry queued again."""
+
+    job_id: int
+    status: str
+    failure_id: int
+    retry_count: int
+
+
+class ResolveRequest(BaseModel):
+    """What was done about a failure."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notes: (
+        Annotated[str, StringConstraints(max_length=10_000), AfterValidator(reject_nul)]
+        | None
+    ) = None
+
+
+class ManualReviewRequest(BaseModel):
+    """Ask for the review of one commit or one pull request of a repository."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_key: Name255
+    repo_slug: Name255
+    commit_id: CommitId | None = None
+    pr_id: PositiveInt4 | None = None
+    host: Name50 = "bitbucket"
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Self:
+        """Refuse a request naming both a commit and a pull request, or neither."""
+        if (self.commit_id is None) == (self.pr_id is None):
+            raise ValueError("give exactly one of commit_id and pr_id")
+        return self
+
+
+class DiffContext(BaseModel):
+    """Where an uploaded diff comes from, as the review and its email show it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_key: Name255 = "MANUAL"
+    repo_slug: Name255 = "upload"
+    title: Text255 | None = None
+    author_name: Text255 | None = None
+    author_email: Email | None = None

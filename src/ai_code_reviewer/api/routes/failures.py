@@ -1,4 +1,4 @@
-"""Routes of /api/failures: the list, one failure log, and counts.
+"""Routes of /api/failures: the list, one failure log, counts, resolve and retry.
 
 The static path ``/stats`` is declared before ``/{failure_id}``.
 """
@@ -7,16 +7,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
 
+from ai_code_reviewer.api.db.models import utcnow
 from ai_code_reviewer.api.db.repository import FailureFilter, FailureLogRepository
 from ai_code_reviewer.api.deps import SessionDep
+from ai_code_reviewer.api.jobs import operations
 from ai_code_reviewer.api.schemas import (
     FailureLogItem,
     FailurePage,
+    FailureRetryResponse,
     FailureStatsResponse,
     PageDep,
     PositiveInt4,
+    ResolveRequest,
     Text50,
     Text100,
     Text255,
@@ -66,3 +70,38 @@ async def get_failure(session: SessionDep, failure_id: PositiveInt4) -> FailureL
     """Return one failure log with every column."""
     record = await FailureLogRepository(session).get(failure_id)
     return FailureLogItem.model_validate(record)
+
+
+@router.post(
+    "/{failure_id}/resolve", responses={404: {"description": "No such failure log"}}
+)
+async def resolve_failure(
+    session: SessionDep,
+    failure_id: PositiveInt4,
+    body: Annotated[ResolveRequest | None, Body()] = None,
+) -> FailureLogItem:
+    """Mark a failure log resolved, adding the notes given to any it had."""
+    notes = body.notes if body is not None else None
+    record = await operations.resolve_failure(session, failure_id, notes)
+    return FailureLogItem.model_validate(record)
+
+
+@router.post(
+    "/{failure_id}/retry",
+    status_code=202,
+    responses={
+        404: {"description": "No such failure log"},
+        409: {"description": "No job to retry, or its job is queued or running"},
+    },
+)
+async def retry_failure(
+    session: SessionDep, failure_id: PositiveInt4
+) -> FailureRetryResponse:
+    """Queue the failed job again and count the retry on its failure log."""
+    retried = await operations.retry_failure(session, failure_id, utcnow())
+    return FailureRetryResponse(
+        job_id=retried.job.id,
+        status=retried.job.status,
+        failure_id=retried.failure.id,
+        retry_count=retried.failure.retry_count,
+    )
