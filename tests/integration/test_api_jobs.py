@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,7 +22,7 @@ from ai_code_reviewer.api.jobs import queue
 from ai_code_reviewer.api.jobs.specs import REVIEW_COMMIT, REVIEW_DIFF
 from ai_code_reviewer.api.routes import jobs, manual
 from ai_code_reviewer.settings import Settings
-from tests.conftest import FailureFactory
+from tests.conftest import FailureFactory, make_settings
 from tests.integration.test_api_reviews import get_json, ids_of
 
 JOB_FIELDS = {
@@ -39,6 +40,12 @@ def with_job_routes(app: FastAPI) -> FastAPI:
         if getattr(router.routes[0], "endpoint", None) not in present:
             app.include_router(router)
     return app
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """Return settings that run no worker: jobs stay as the tests put them."""
+    return make_settings(db_url, tmp_path, worker_concurrency=0)
 
 
 @pytest.fixture

@@ -31,8 +31,10 @@ ASK = {"project_key": "PROJ", "repo_slug": "service", "commit_id": COMMIT}
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    """Return settings with a small diff limit and three tries per job."""
-    return make_settings(db_url, tmp_path, max_diff_bytes=LIMIT, job_max_attempts=3)
+    """Return settings with a small diff limit, three tries a job and no worker."""
+    return make_settings(
+        db_url, tmp_path, max_diff_bytes=LIMIT, job_max_attempts=3, worker_concurrency=0
+    )
 
 
 @pytest.fixture
@@ -156,12 +158,13 @@ async def test_unknown_host_is_422_and_queues_nothing(
     client: httpx.AsyncClient, app: FastAPI, database: Database
 ) -> None:
     """A host with no configured Git host is refused with a sentence naming it."""
-    unset = await client.post("/api/reviews", json=ASK)
+    app.state.githosts = {}
+    unconfigured = await client.post("/api/reviews", json=ASK)
     app.state.githosts = {"github": object()}
     other = await client.post("/api/reviews", json=ASK)
 
-    assert unset.status_code == other.status_code == 422
-    assert unset.json()["detail"].startswith(
+    assert unconfigured.status_code == other.status_code == 422
+    assert unconfigured.json()["detail"].startswith(
         "no Git host named 'bitbucket' is configured;"
     )
     assert "github" in other.json()["detail"]
