@@ -37,6 +37,10 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
     values: dict[str, Any] = {
         "database_url": database_url,
         "backup_dir": tmp_path / "backups",
+        "email_outbox_dir": tmp_path / "outbox",
+        # The app's own worker is off unless a test asks for it, so that API
+        # tests see jobs as they were accepted.
+        "worker_concurrency": 0,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -9,6 +9,7 @@ import click
 from ai_code_reviewer import __version__
 from ai_code_reviewer.dbtools.commands import db
 from ai_code_reviewer.errors import ReviewerError
+from ai_code_reviewer.jobcli import failures, jobs
 
 
 @click.group()
@@ -25,7 +26,25 @@ def serve() -> None:
     sys.exit(serve_main())
 
 
+@cli.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Jobs run at once (default: WORKER_CONCURRENCY, at least 1).",
+)
+def worker(concurrency: int | None) -> None:
+    """Run review jobs from the database until SIGTERM or Ctrl-C."""
+    from ai_code_reviewer.api.jobs.runner import run_worker_process
+    from ai_code_reviewer.settings import load_settings
+
+    overrides = {} if concurrency is None else {"worker_concurrency": concurrency}
+    run_worker_process(load_settings(**overrides))
+
+
 cli.add_command(db)
+cli.add_command(jobs)
+cli.add_command(failures)
 
 
 def main() -> None:

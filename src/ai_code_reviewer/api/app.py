@@ -14,8 +14,16 @@ from ai_code_reviewer.api.db import database as db
 from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.db.retention import run_retention_daily
 from ai_code_reviewer.api.errors import install_error_handlers
+from ai_code_reviewer.api.jobs.services import build_services, build_worker
 from ai_code_reviewer.api.middleware import RequestLogMiddleware
-from ai_code_reviewer.api.routes import failures, health, reviews, webhooks
+from ai_code_reviewer.api.routes import (
+    failures,
+    health,
+    jobs,
+    manual,
+    reviews,
+    webhooks,
+)
 from ai_code_reviewer.settings import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -38,9 +46,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         retention = asyncio.create_task(
             run_retention_daily(database, settings.retention_days)
         )
+    stop_worker = asyncio.Event()
+    worker_task = start_worker(app, database, settings, stop_worker)
     try:
         yield
     finally:
+        stop_worker.set()
+        if worker_task is not None:
+            await worker_task
         if retention is not None:
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -48,6 +61,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.close_db()
         await database.dispose()
         logger.info("app.stopped")
+
+
+def start_worker(
+    app: FastAPI, database: Database, settings: Settings, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Start the in-process worker unless WORKER_CONCURRENCY is 0."""
+    services = build_services(settings)
+    app.state.githosts = services.githosts
+    if settings.worker_concurrency == 0:
+        return None
+    worker = build_worker(database, settings, services)
+    app.state.wake_worker = worker.wake
+    return asyncio.create_task(worker.run(stop), name="worker")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -63,8 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.wake_worker = lambda: None
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(reviews.router)
-    app.include_router(failures.router)
-    app.include_router(webhooks.router)
+    for module in (health, reviews, manual, failures, jobs, webhooks):
+        app.include_router(module.router)
     return app
