@@ -176,6 +176,21 @@ async def _update_held(session: AsyncSession, job: ClaimedJob, **values: Any) ->
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+async def _unlock(
+    session: AsyncSession, job: ClaimedJob, status: str, now: datetime, **values: Any
+) -> bool:
+    """Move a held job to ``status`` and drop its lock; tell whether it was held."""
+    return await _update_held(
+        session,
+        job,
+        status=status,
+        locked_by=None,
+        locked_until=None,
+        updated_at=now,
+        **values,
+    )
+
+
 async def renew(
     session: AsyncSession, job: ClaimedJob, lease: timedelta, now: datetime
 ) -> bool:
@@ -197,14 +212,12 @@ async def hold(session: AsyncSession, job: ClaimedJob, now: datetime) -> None:
 
 async def succeed(session: AsyncSession, job: ClaimedJob, now: datetime) -> bool:
     """Mark ``job`` succeeded and resolve the failure logs its retries were for."""
-    done = await _update_held(
+    done = await _unlock(
         session,
         job,
-        status=SUCCEEDED,
+        SUCCEEDED,
+        now,
         finished_at=now,
-        updated_at=now,
-        locked_by=None,
-        locked_until=None,
         last_error=None,
         failure_stage=None,
     )
@@ -233,16 +246,15 @@ async def retry_later(
     now: datetime,
 ) -> bool:
     """Put ``job`` back in the queue to run after ``delay`` seconds."""
-    done = await _update_held(
+    run_after = now + timedelta(seconds=delay)
+    done = await _unlock(
         session,
         job,
-        status=QUEUED,
-        run_after=now + timedelta(seconds=delay),
-        locked_by=None,
-        locked_until=None,
+        QUEUED,
+        now,
+        run_after=run_after,
         last_error=error,
         failure_stage=stage,
-        updated_at=now,
     )
     await session.commit()
     return done
@@ -256,14 +268,12 @@ async def give_up(
     now: datetime,
 ) -> bool:
     """Mark ``job`` failed or dead and write its one failure log row."""
-    done = await _update_held(
+    done = await _unlock(
         session,
         job,
-        status=outcome.status,
+        outcome.status,
+        now,
         finished_at=now,
-        updated_at=now,
-        locked_by=None,
-        locked_until=None,
         last_error=outcome.error_message,
         failure_stage=outcome.stage,
     )
@@ -287,16 +297,8 @@ async def give_up(
 
 async def release(session: AsyncSession, job: ClaimedJob, now: datetime) -> bool:
     """Hand ``job`` back to the queue untouched, its try not counted (shutdown)."""
-    done = await _update_held(
-        session,
-        job,
-        status=QUEUED,
-        attempts=ReviewJob.attempts - 1,
-        run_after=now,
-        locked_by=None,
-        locked_until=None,
-        updated_at=now,
-    )
+    uncounted = ReviewJob.attempts - 1
+    done = await _unlock(session, job, QUEUED, now, attempts=uncounted, run_after=now)
     await session.commit()
     return done
 

@@ -28,6 +28,19 @@ def _manual_key(idempotency_key: str | None) -> str:
     return f"manual:{digest}"
 
 
+def _change_job(
+    kind: str,
+    change_key: str,
+    payload: dict[str, Any],
+    max_attempts: int,
+    idempotency_key: str | None,
+) -> JobSpec:
+    """Key a commit or PR job by its change (webhooks) or by its request (people)."""
+    webhook = payload["origin"] == "webhook"
+    key = change_key if webhook else _manual_key(idempotency_key)
+    return JobSpec(kind, payload, key, max_attempts)
+
+
 def commit_job(
     *,
     host: str,
@@ -40,18 +53,15 @@ def commit_job(
     idempotency_key: str | None = None,
 ) -> JobSpec:
     """Describe the review of one commit."""
-    payload: dict[str, Any] = {
+    where = {"host": host, "project_key": project_key, "repo_slug": repo_slug}
+    payload = {
         "origin": origin,
-        "host": host,
-        "project_key": project_key,
-        "repo_slug": repo_slug,
+        **where,
         "commit_id": commit_id,
         "event_key": event_key,
     }
     key = f"commit:{host}:{project_key}/{repo_slug}:{commit_id}"
-    if origin != "webhook":
-        key = _manual_key(idempotency_key)
-    return JobSpec(REVIEW_COMMIT, payload, key, max_attempts)
+    return _change_job(REVIEW_COMMIT, key, payload, max_attempts, idempotency_key)
 
 
 def pull_request_job(
@@ -68,20 +78,17 @@ def pull_request_job(
     idempotency_key: str | None = None,
 ) -> JobSpec:
     """Describe the review of a pull request at one source commit."""
-    payload: dict[str, Any] = {
+    where = {"host": host, "project_key": project_key, "repo_slug": repo_slug}
+    payload = {
         "origin": origin,
-        "host": host,
-        "project_key": project_key,
-        "repo_slug": repo_slug,
+        **where,
         "pr_id": pr_id,
         "commit_id": source_commit,
         "since_commit": since_commit,
         "event_key": event_key,
     }
     key = f"pr:{host}:{project_key}/{repo_slug}:{pr_id}:{source_commit}"
-    if origin != "webhook":
-        key = _manual_key(idempotency_key)
-    return JobSpec(REVIEW_PULL_REQUEST, payload, key, max_attempts)
+    return _change_job(REVIEW_PULL_REQUEST, key, payload, max_attempts, idempotency_key)
 
 
 def diff_job(
