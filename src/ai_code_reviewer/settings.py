@@ -16,6 +16,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ai_code_reviewer.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["auto", "json", "text"]
 
 
 class Settings(BaseSettings):
@@ -47,6 +48,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address the API binds to.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port of the API.")
     log_level: LogLevel = Field(default="INFO", description="Lowest level logged.")
+    log_format: LogFormat = Field(
+        default="auto",
+        description="json (one object a line), text (key=value for people), or "
+        "auto: text on a terminal, else json.",
+    )
     retention_days: int | None = Field(
         default=None,
         ge=1,
@@ -110,6 +116,17 @@ class Settings(BaseSettings):
         default=Path("./data/outbox"),
         description="Where messages are written as .eml files when no SMTP is set.",
     )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the admin endpoints (GET /api/health/detailed); "
+        "unset, they answer 403.",
+    )
+    health_check_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="Seconds each check of /api/health/detailed may take.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -127,6 +144,12 @@ class Settings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         """Accept log levels in any case."""
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        """Accept log formats in any case."""
+        return value.lower() if isinstance(value, str) else value
 
 
 def load_settings(**overrides: object) -> Settings:

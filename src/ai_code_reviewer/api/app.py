@@ -21,6 +21,7 @@ from ai_code_reviewer.api.routes import (
     health,
     jobs,
     manual,
+    metrics,
     reviews,
     webhooks,
 )
@@ -69,11 +70,14 @@ def start_worker(
     """Start the in-process worker unless WORKER_CONCURRENCY is 0."""
     services = build_services(settings)
     app.state.githosts = services.githosts
+    app.state.reviewer = services.reviewer  # named by /api/health/detailed
     if settings.worker_concurrency == 0:
         return None
     worker = build_worker(database, settings, services)
     app.state.wake_worker = worker.wake
-    return asyncio.create_task(worker.run(stop), name="worker")
+    task = asyncio.create_task(worker.run(stop), name="worker")
+    app.state.worker_task = task  # watched by /api/health/detailed
+    return task
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -89,6 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.wake_worker = lambda: None
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
-    for module in (health, reviews, manual, failures, jobs, webhooks):
+    for module in (health, metrics, reviews, manual, failures, jobs, webhooks):
         app.include_router(module.router)
     return app

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ai_code_reviewer.api.db.database import Database
@@ -32,6 +33,29 @@ async def get_db_session(
         yield session
 
 
+def require_admin(request: Request) -> None:
+    """Let the request through only with ``Authorization: Bearer <ADMIN_TOKEN>``.
+
+    Raises:
+        HTTPException: 403 when ADMIN_TOKEN is not set, 401 when the header is
+            missing or wrong (compared in constant time).
+    """
+    token = get_settings(request).admin_token
+    if token is None:
+        raise HTTPException(403, "set ADMIN_TOKEN to use this endpoint")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected
+    ):
+        raise HTTPException(
+            401,
+            "send Authorization: Bearer <ADMIN_TOKEN>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SessionDep = Annotated[AsyncSession, Depends(get_db_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -15,7 +15,7 @@ from ai_code_reviewer.settings import Settings, load_settings
 
 def serve(settings: Settings) -> None:
     """Run the service with uvicorn until it is stopped."""
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -1,4 +1,7 @@
-"""Log one line per HTTP request, with an id carried in X-Request-Id."""
+"""Log and measure each HTTP request, with an id carried in X-Request-Id.
+
+Every line logged while a request is handled carries its ``request_id``.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,19 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ai_code_reviewer.logs import log_context
+from ai_code_reviewer.metrics import HTTP_SECONDS
+
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A caller's id is kept only when it is short and plain, so that a log line
 # cannot be forged or flooded through the header.
 SAFE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+# Metric labels take only these methods and route templates, so that a caller
+# cannot make new time series by inventing methods or paths.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
 
 
 def request_id_of(scope: Scope) -> str:
@@ -26,8 +36,21 @@ def request_id_of(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def route_of(scope: Scope) -> str:
+    """Return the template of the route that answered, e.g. ``/api/jobs/{job_id}``."""
+    route = scope.get("route")
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return str(template) if template else UNMATCHED
+
+
+def observe(scope: Scope, status: int, seconds: float) -> None:
+    """Add the request's duration to the latency histogram."""
+    method = scope["method"] if scope["method"] in METHODS else "OTHER"
+    HTTP_SECONDS.labels(method, route_of(scope), f"{status // 100}xx").observe(seconds)
+
+
 class RequestLogMiddleware:
-    """Log ``http.request`` with method, path, status and duration for each request."""
+    """Log ``http.request`` with method, path, status and duration; time it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,15 +73,19 @@ class RequestLogMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with log_context(request_id=request_id):
+                await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            observe(scope, status, seconds)
             logger.info(
                 "http.request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
+                    "route": route_of(scope),
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(seconds * 1000, 1),
                     "request_id": request_id,
                 },
             )

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ai_code_reviewer.api.db.models import WebhookDelivery, utcnow
 from ai_code_reviewer.api.jobs.queue import JobSpec, enqueue, insert_ignoring_conflict
+from ai_code_reviewer.metrics import WEBHOOK_DELIVERIES
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ async def accept(
     if delivery is None:
         await session.rollback()
         seen = await _previous(session, incoming)
+        WEBHOOK_DELIVERIES.labels(incoming.host, DUPLICATE).inc()
         return seen or Accepted(DUPLICATE, [], [], "delivery received before")
     now = utcnow()
     results = [await enqueue(session, spec, now) for spec in jobs]
@@ -133,6 +135,7 @@ async def accept(
     )
     await session.commit()
     new_job_ids = [job_id for job_id, made in results if made]
+    WEBHOOK_DELIVERIES.labels(incoming.host, outcome).inc()
     logger.info(
         "webhook.accepted",
         extra={

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import insert, update
 
+from ai_code_reviewer import metrics
 from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.db.models import ReviewJob, ReviewRecord
 from ai_code_reviewer.api.jobs import queue, specs
@@ -101,20 +102,35 @@ class Pipeline:
         step: Callable[..., Awaitable[T]],
         *args: Any,
     ) -> T:
-        """Run one stage, logging its duration and naming it in any failure."""
+        """Run one stage, logging and measuring its duration, naming it in a failure."""
         started = time.perf_counter()
         try:
             result = await step(*args)
         except queue.LeaseLost:
             raise
         except Exception as exc:
+            seconds = time.perf_counter() - started
+            metrics.STAGE_SECONDS.labels(name, "error").observe(seconds)
             raise StageFailed(name, exc) from exc
-        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        seconds = time.perf_counter() - started
+        metrics.STAGE_SECONDS.labels(name, "ok").observe(seconds)
         logger.info(
             "job.stage",
-            extra={"job_id": job.id, "stage": name, "duration_ms": duration_ms},
+            extra={
+                "job_id": job.id,
+                "stage": name,
+                "duration_ms": round(seconds * 1000, 1),
+                **self._stage_fields(name),
+            },
         )
         return result
+
+    def _stage_fields(self, name: str) -> dict[str, str]:
+        """Return what a stage's log line says besides its name: the model used."""
+        if name != "llm_review":
+            return {}
+        reviewer = self.services.reviewer
+        return {"provider": reviewer.provider, "model": reviewer.model}
 
     def _githost(self, payload: Mapping[str, Any]) -> GitHost:
         """Return the Git host the job names; ConfigError when none is configured."""
@@ -201,7 +217,12 @@ class Pipeline:
             recipients=tuple(record.email_recipients or ()),
             markdown=record.review_feedback,
         )
-        delivery = await self.services.notifier.deliver(message)
+        try:
+            delivery = await self.services.notifier.deliver(message)
+        except Exception:
+            metrics.EMAILS.labels("failed").inc()
+            raise
+        metrics.EMAILS.labels(delivery.status).inc()
         await self._record(
             job,
             record.id,

@@ -46,5 +46,5 @@ async def serve_jobs(settings: Settings) -> None:
 
 def run_worker_process(settings: Settings) -> None:
     """Configure logging and run the worker until it is told to stop."""
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     asyncio.run(serve_jobs(settings))

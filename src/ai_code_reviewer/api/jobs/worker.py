@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -31,6 +32,7 @@ from ai_code_reviewer.api.jobs.failures import (
     retry_after,
 )
 from ai_code_reviewer.api.jobs.pipeline import Pipeline, StageFailed
+from ai_code_reviewer.logs import log_context
 from ai_code_reviewer.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,13 @@ LOST_WORKER_STAGE = "worker_lost"
 def default_worker_id() -> str:
     """Name this worker uniquely: host, process and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def duration_since(started: float | None) -> dict[str, float]:
+    """Return the ``duration_ms`` field of a job's last line, when it is known."""
+    if started is None:
+        return {}
+    return {"duration_ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
 class Worker:
@@ -141,27 +150,34 @@ class Worker:
         return job
 
     async def process(self, job: queue.ClaimedJob) -> None:
-        """Run ``job`` with its lease renewed, and settle how it ended."""
-        task = asyncio.current_task()
-        assert task is not None  # noqa: S101  # always inside a task here
-        heartbeat = asyncio.create_task(self._heartbeat(job, task))
+        """Run ``job`` with its lease renewed and its id on every line it logs."""
+        with log_context(job_id=job.id):
+            task = asyncio.current_task()
+            assert task is not None  # noqa: S101  # always inside a task here
+            heartbeat = asyncio.create_task(self._heartbeat(job, task))
+            try:
+                await self._run(job)
+            finally:
+                heartbeat.cancel()
+
+    async def _run(self, job: queue.ClaimedJob) -> None:
+        """Run ``job`` through the pipeline and settle how it ended."""
+        started = time.perf_counter()
         try:
             await self.pipeline.run(job)
         except queue.LeaseLost:
             logger.warning("job.lease_lost", extra={"job_id": job.id})
         except StageFailed as failed:
-            await self._settle_failure(job, failed.stage, failed.cause)
+            await self._settle_failure(job, failed.stage, failed.cause, started)
         except asyncio.CancelledError:
             await asyncio.shield(self._release(job))
             raise
         except Exception as exc:
             # Not a stage's error: a bug in the pipeline itself; recorded as such.
             logger.exception("job.crashed", extra={"job_id": job.id})
-            await self._settle_failure(job, "pipeline", exc)
+            await self._settle_failure(job, "pipeline", exc, started)
         else:
-            await self._succeed(job)
-        finally:
-            heartbeat.cancel()
+            await self._succeed(job, started)
 
     async def _heartbeat(self, job: queue.ClaimedJob, task: asyncio.Task[None]) -> None:
         """Renew the lease every third of it; cancel the job when it is lost."""
@@ -179,14 +195,17 @@ class Worker:
                 task.cancel()
                 return
 
-    async def _succeed(self, job: queue.ClaimedJob) -> None:
+    async def _succeed(self, job: queue.ClaimedJob, started: float) -> None:
         """Mark ``job`` succeeded."""
         async with self.database.session() as session:
             done = await queue.succeed(session, job, self.clock.now())
-        logger.info("job.succeeded", extra={"job_id": job.id, "recorded": done})
+        logger.info(
+            "job.succeeded",
+            extra={"job_id": job.id, "recorded": done, **duration_since(started)},
+        )
 
     async def _settle_failure(
-        self, job: queue.ClaimedJob, stage: str, error: BaseException
+        self, job: queue.ClaimedJob, stage: str, error: BaseException, started: float
     ) -> None:
         """Retry ``job`` later, or give it up with one failure log row."""
         now = self.clock.now()
@@ -209,13 +228,18 @@ class Worker:
                     "error_type": type(error).__name__,
                     "attempt": job.attempts,
                     "delay_s": round(delay, 2),
+                    **duration_since(started),
                 },
             )
             return
-        await self._give_up(job, stage, error)
+        await self._give_up(job, stage, error, started)
 
     async def _give_up(
-        self, job: queue.ClaimedJob, stage: str, error: BaseException
+        self,
+        job: queue.ClaimedJob,
+        stage: str,
+        error: BaseException,
+        started: float | None = None,
     ) -> None:
         """Record that ``job`` failed for good."""
         outcome = giving_up(job, stage, error)
@@ -231,6 +255,7 @@ class Worker:
                 "stage": stage,
                 "error_type": outcome.error_type,
                 "attempts": job.attempts,
+                **duration_since(started),
             },
         )
 
