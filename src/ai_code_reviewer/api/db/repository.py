@@ -9,7 +9,7 @@ rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -17,12 +17,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, delete, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
-from sqlalchemy.sql.base import ExecutableOption
 
 from ai_code_reviewer.api.db.models import ReviewFailureLog, ReviewRecord, utcnow
 from ai_code_reviewer.errors import RecordNotFound
 
-RecordT = TypeVar("RecordT", ReviewRecord, ReviewFailureLog)
+ItemT = TypeVar("ItemT")
 
 
 @dataclass(frozen=True)
@@ -36,10 +35,10 @@ class PageRequest:
 
 
 @dataclass(frozen=True)
-class Page(Generic[RecordT]):
+class Page(Generic[ItemT]):
     """One page of rows, the cursor of the next one, and the total when asked."""
 
-    items: Sequence[RecordT]
+    items: Sequence[ItemT]
     next_cursor: int | None
     total: int | None = None
 
@@ -121,26 +120,40 @@ class FailureStats:
     unresolved_by_error: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-async def _page(
+def first_column(row: Sequence[Any]) -> Any:
+    """Return the entity a row of ``select(Model, ...)`` starts with."""
+    return row[0]
+
+
+async def fetch_page(
     session: AsyncSession,
-    model: type[RecordT],
+    query: Select[Any],
+    model: type[Any],
     conditions: list[ColumnElement[bool]],
     request: PageRequest,
-    *options: ExecutableOption,
-) -> Page[RecordT]:
-    """Fetch one page of ``model`` rows matching ``conditions``, newest first."""
-    query: Select[RecordT] = select(model).where(*conditions).options(*options)
+    item: Callable[[Sequence[Any]], ItemT] = first_column,
+) -> Page[ItemT]:
+    """Fetch one page of ``query``'s rows, newest ``model`` id first.
+
+    ``query`` selects the model's entity first (and may select more columns,
+    which ``item`` turns into the page's items); ``conditions`` filter both
+    the page and, when asked for, the total.
+    """
+    query = query.where(*conditions)
     if request.before_id is not None:
         query = query.where(model.id < request.before_id)
     query = query.order_by(model.id.desc()).offset(request.offset)
-    rows = list((await session.scalars(query.limit(request.limit + 1))).all())
+    rows = (await session.execute(query.limit(request.limit + 1))).all()
     more = len(rows) > request.limit
-    items = rows[: request.limit]
+    shown = rows[: request.limit]
     total = None
     if request.with_total:
         counted = select(func.count()).select_from(model).where(*conditions)
         total = (await session.execute(counted)).scalar_one()
-    return Page(items=items, next_cursor=items[-1].id if more else None, total=total)
+    next_cursor = int(shown[-1][0].id) if more else None
+    return Page(
+        items=[item(row) for row in shown], next_cursor=next_cursor, total=total
+    )
 
 
 class ReviewRepository:
@@ -169,9 +182,10 @@ class ReviewRepository:
 
         The diff is not loaded: it can be large and lists do not show it.
         """
-        conditions = filters.conditions()
         skip_diff = defer(ReviewRecord.diff_content, raiseload=True)
-        return await _page(self.session, ReviewRecord, conditions, request, skip_diff)
+        query = select(ReviewRecord).options(skip_diff)
+        conditions = filters.conditions()
+        return await fetch_page(self.session, query, ReviewRecord, conditions, request)
 
     async def count(self, filters: ReviewFilter | None = None) -> int:
         """Count reviews matching ``filters`` (all when None)."""
@@ -243,8 +257,11 @@ class FailureLogRepository:
         self, filters: FailureFilter, request: PageRequest
     ) -> Page[ReviewFailureLog]:
         """Return one page of failure logs matching ``filters``, newest first."""
+        query = select(ReviewFailureLog)
         conditions = filters.conditions()
-        return await _page(self.session, ReviewFailureLog, conditions, request)
+        return await fetch_page(
+            self.session, query, ReviewFailureLog, conditions, request
+        )
 
     async def resolve(self, failure_id: int, notes: str | None) -> ReviewFailureLog:
         """Mark a failure resolved with ``notes``; resolving twice keeps both notes."""

@@ -33,7 +33,12 @@ from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ai_code_reviewer.api.db.models import ReviewFailureLog, ReviewJob
-from ai_code_reviewer.api.db.repository import FailureLogRepository, Page, PageRequest
+from ai_code_reviewer.api.db.repository import (
+    FailureLogRepository,
+    Page,
+    PageRequest,
+    fetch_page,
+)
 from ai_code_reviewer.api.jobs.clock import Clock
 from ai_code_reviewer.api.jobs.queue import (
     CANCELLED,
@@ -108,10 +113,11 @@ def _payload_without_diff(dialect: str) -> tuple[ColumnElement[Any], ...]:
     return rest, func.length(utf8)
 
 
-def _summarised(
-    job: ReviewJob, rest: dict[str, Any], diff_bytes: int | None
-) -> ReviewJob:
-    """Give ``job`` its payload with the diff replaced by ``{"bytes": n}``."""
+def _summarised(row: Sequence[Any]) -> ReviewJob:
+    """Give a row's job its payload with the diff replaced by ``{"bytes": n}``."""
+    job: ReviewJob = row[0]
+    rest: dict[str, Any] = row[1]
+    diff_bytes: int | None = row[2]
     if diff_bytes is not None:
         rest = {**rest, "diff": {"bytes": diff_bytes}}
     set_committed_value(job, "payload", rest)
@@ -122,22 +128,11 @@ async def list_jobs(
     session: AsyncSession, status: str | None, kind: str | None, request: PageRequest
 ) -> JobPage:
     """Return one page of jobs, newest first; each diff is shown as its size."""
-    conditions = _job_conditions(status, kind)
     rest, size = _payload_without_diff(session.get_bind().dialect.name)
-    query = select(ReviewJob, rest, size).where(*conditions)
+    query = select(ReviewJob, rest, size)
     query = query.options(defer(ReviewJob.payload, raiseload=True))
-    if request.before_id is not None:
-        query = query.where(ReviewJob.id < request.before_id)
-    query = query.order_by(ReviewJob.id.desc()).offset(request.offset)
-    rows = (await session.execute(query.limit(request.limit + 1))).all()
-
-    items = [_summarised(*row) for row in rows[: request.limit]]
-    more = len(rows) > request.limit
-    total = None
-    if request.with_total:
-        counted = select(func.count()).select_from(ReviewJob).where(*conditions)
-        total = (await session.execute(counted)).scalar_one()
-    return Page(items=items, next_cursor=items[-1].id if more else None, total=total)
+    conditions = _job_conditions(status, kind)
+    return await fetch_page(session, query, ReviewJob, conditions, request, _summarised)
 
 
 async def get_job(session: AsyncSession, job_id: int) -> ReviewJob:
