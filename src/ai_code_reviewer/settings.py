@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         le=512 * 1024 * 1024,
         description="Largest diff accepted by POST /api/reviews/diff.",
     )
+
+    # Model providers (llm/): LLM_PROVIDER, LLM_MODEL, ... go here.
+
+    # Review engine (review/, the engine in llm/): LLM_CONTEXT_TOKENS, ... go here.
+
     webhook_secret: SecretStr | None = Field(
         default=None,
         description="Secret of the Git host's webhook; when set, unsigned "
@@ -112,10 +117,15 @@ class Settings(BaseSettings):
         le=64 * 1024 * 1024,
         description="Largest webhook body accepted, in bytes.",
     )
+
+    # Git hosts (githost/): BITBUCKET_URL, ... go here.
+
     email_outbox_dir: Path = Field(
         default=Path("./data/outbox"),
         description="Where messages are written as .eml files when no SMTP is set.",
     )
+    # Email (notify/): SMTP_HOST, ... go here.
+
     admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token of the admin endpoints (GET /api/health/detailed); "

@@ -174,6 +174,19 @@ class PageResponse(BaseModel, Generic[ItemT]):
         return cls.model_validate(fields, from_attributes=True)
 
 
+class FindingItem(BaseModel):
+    """One finding of a review, as review_records.findings stores it."""
+
+    path: str
+    line: int | None
+    end_line: int | None = None
+    severity: str
+    category: str
+    title: str
+    body: str
+    suggestion: str | None = None
+
+
 class ReviewSummary(BaseModel):
     """A review as listed: every column but the diff, which can be large."""
 
@@ -198,6 +211,12 @@ class ReviewSummary(BaseModel):
     duration_ms: int | None
     email_status: str | None
     publish_status: str | None
+    summary: str | None
+    findings: list[FindingItem] | None
+    coverage: dict[str, Any] | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    llm_cost_usd: float | None
 
 
 class ReviewDetail(ReviewSummary):

@@ -1,10 +1,19 @@
-"""The interface every reviewer (model vendor or built-in) implements."""
+"""The interfaces of reviewing: a whole-diff reviewer, and one model call.
+
+Two layers meet here. A :class:`Reviewer` takes a parsed diff and returns the
+whole review; the built-in reviewer is one, and so is the engine that splits a
+diff into chunks and asks a language model about each. A :class:`ModelClient`
+is one vendor's API (OpenAI-compatible, Ollama, Anthropic): it answers one
+:class:`ModelPrompt` with one :class:`ModelAnswer` of validated findings, and
+knows nothing of diffs, budgets or chunks.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
-from ai_code_reviewer.review.model import Diff, ReviewResult
+from ai_code_reviewer.review.model import Diff, Finding, ReviewResult, Usage
 
 
 class Reviewer(Protocol):
@@ -20,4 +29,60 @@ class Reviewer(Protocol):
             LLMError: the model failed for good.
             TransientError: the model failed in a way worth retrying.
         """
+        ...
+
+
+@dataclass(frozen=True)
+class ModelPrompt:
+    """What one model call is asked, and the room it has.
+
+    ``context_tokens`` is the whole window the call may use (Ollama's
+    ``num_ctx``); ``max_output_tokens`` is the answer's share of it.
+    """
+
+    system: str
+    user: str
+    max_output_tokens: int
+    context_tokens: int
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    """One model call's answer, validated against the findings schema.
+
+    ``findings`` holds only the findings that validated, their lines as the
+    model gave them (the caller checks them against the diff); ``rejected``
+    says, for each finding left out, why. ``model`` names the model that
+    answered, which is a fallback model when the first one failed.
+    """
+
+    summary: str
+    findings: tuple[Finding, ...]
+    usage: Usage
+    model: str
+    rejected: tuple[str, ...] = ()
+    repaired: bool = False
+    duration_ms: float = 0.0
+
+
+class ModelClient(Protocol):
+    """Ask one vendor's model for the findings of one prompt."""
+
+    provider: str
+    model: str
+
+    async def complete(self, prompt: ModelPrompt) -> ModelAnswer:
+        """Return the model's validated answer to ``prompt``.
+
+        Raises:
+            ContextTooLong: the prompt does not fit the model's context.
+            LLMError: the model failed for good (401, 404, an answer that
+                stayed invalid after one repair attempt).
+            TransientError: the model failed in a way worth retrying
+                (timeouts, connection errors, 429, 5xx).
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Close the client's connections."""
         ...

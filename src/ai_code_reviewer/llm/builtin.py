@@ -21,6 +21,7 @@ from ai_code_reviewer.review.model import (
     Finding,
     ReviewResult,
     Severity,
+    Skipped,
 )
 from ai_code_reviewer.review.redact import redact
 
@@ -225,14 +226,23 @@ class BuiltinReviewer:
         )
         counts = [len(file.added_lines()) for file in files]
         checked, lines = sum(1 for count in counts if count), sum(counts)
-        skipped = tuple(file.path for file in diff.files if file.status == "binary")
+        skipped = tuple(
+            Skipped(file.path, "binary file")
+            for file in diff.files
+            if file.status == "binary"
+        )
         logger.info(
             "builtin_review.finished",
             extra={"files": checked, "lines": lines, "findings": len(findings)},
         )
         summary = _summary(checked, len(diff.files), lines)
         return ReviewResult(
-            summary, tuple(findings), self.provider, self.model, skipped
+            summary,
+            tuple(findings),
+            self.provider,
+            self.model,
+            skipped=skipped,
+            reviewed=tuple(file.path for file in files),
         )
 
 

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ai_code_reviewer.review.model import Diff, FileDiff
+from ai_code_reviewer.review.model import Diff, FileDiff, Skipped
 
 _MARKER_LINES = 10
 _MINIFIED_LINE_CHARS = 1000
@@ -32,14 +32,6 @@ _GENERATED_MARKERS = ("DO NOT EDIT", "@generated")
 _SCRIPT_SUFFIXES = (".js", ".mjs", ".cjs", ".css")
 _GLOB_WILDCARDS = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
 _GLOB_PIECE = re.compile(r"\*\*/|\*\*|\*|\?|\[[^\]/]*\]|[^*?\[]+|\[")
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A file left out of the review, and why."""
-
-    path: str
-    reason: str
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 LineKind = Literal["added", "removed", "context"]
 FileStatus = Literal["added", "deleted", "modified", "renamed", "binary"]
@@ -69,7 +70,12 @@ class Diff:
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem found in the change, placed on a line of the new file."""
+    """One problem found in the change, placed on lines of the new file.
+
+    ``line`` is None for a finding about the whole file (or, with an empty
+    ``path``, the whole change); ``end_line`` closes a range that starts at
+    ``line``.
+    """
 
     path: str
     line: int | None
@@ -78,14 +84,86 @@ class Finding:
     title: str
     body: str
     suggestion: str | None = None
+    end_line: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """Return the finding as the JSON object review_records.findings stores."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "end_line": self.end_line,
+            "severity": self.severity,
+            "category": self.category,
+            "title": self.title,
+            "body": self.body,
+            "suggestion": self.suggestion,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Finding:
+        """Return the finding that :meth:`to_json` wrote."""
+        return cls(
+            path=str(data["path"]),
+            line=data.get("line"),
+            severity=data["severity"],
+            category=data["category"],
+            title=str(data["title"]),
+            body=str(data.get("body") or ""),
+            suggestion=data.get("suggestion"),
+            end_line=data.get("end_line"),
+        )
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out of the review, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the model calls of one review used, and what they cost."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        """Return the usage of both; the cost is unknown if either's is."""
+        cost = None
+        if self.cost_usd is not None and other.cost_usd is not None:
+            cost = self.cost_usd + other.cost_usd
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            cost,
+        )
 
 
 @dataclass(frozen=True)
 class ReviewResult:
-    """What a reviewer says about a diff, and who said it."""
+    """What a reviewer says about a diff, who said it, and what it covered.
+
+    ``reviewed`` lists the files the reviewer saw, ``skipped`` the files left
+    out with the reason, and ``cut`` says of each file reviewed only in part
+    what was left out; a review states all three rather than truncate silently.
+    """
 
     summary: str
     findings: tuple[Finding, ...]
     provider: str
     model: str
-    skipped: tuple[str, ...] = field(default_factory=tuple)
+    skipped: tuple[Skipped, ...] = ()
+    reviewed: tuple[str, ...] = ()
+    cut: tuple[str, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+
+    def coverage_json(self) -> dict[str, object]:
+        """Return what review_records.coverage stores: reviewed, skipped, cut."""
+        return {
+            "reviewed": list(self.reviewed),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "cut": list(self.cut),
+        }

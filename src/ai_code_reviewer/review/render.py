@@ -35,7 +35,12 @@ def render_markdown(result: ReviewResult, *, title: str | None = None) -> str:
         blocks.extend(_render_finding(finding) for finding in findings)
     if result.skipped:
         blocks.append("## Skipped files")
-        blocks.append("\n".join(f"- `{path}`" for path in result.skipped))
+        blocks.append(
+            "\n".join(f"- `{item.path}`: {item.reason}" for item in result.skipped)
+        )
+    if result.cut:
+        blocks.append("## Reviewed in part")
+        blocks.append("\n".join(f"- {what}" for what in result.cut))
     blocks.append(f"_Reviewed by {result.provider} ({result.model})._")
     return "\n\n".join(block for block in blocks if block) + "\n"
 

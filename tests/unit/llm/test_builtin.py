@@ -7,7 +7,7 @@ import pytest
 from ai_code_reviewer.llm.base import Reviewer
 from ai_code_reviewer.llm.builtin import RULES, BuiltinReviewer
 from ai_code_reviewer.review.diff import parse_unified_diff
-from ai_code_reviewer.review.model import Diff, ReviewResult
+from ai_code_reviewer.review.model import Diff, ReviewResult, Skipped
 
 # Made up, and assembled at run time so that this file does not hold a token.
 TOKEN = "ghp_" + "R7tK2mQ9xV4bN8cL1zP6wS3yH5jD0fG2aE4u"
@@ -190,7 +190,7 @@ async def test_binary_files_are_listed_as_skipped() -> None:
 
     result = await review(text)
 
-    assert result.skipped == ("logo.png",)
+    assert result.skipped == (Skipped("logo.png", "binary file"),)
     assert "0 added lines in 0 of 1 changed file" in result.summary
 
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from ai_code_reviewer.review.filters import FilterResult, Skipped, filter_files
-from ai_code_reviewer.review.model import Diff, DiffLine, FileDiff, FileStatus, Hunk
+from ai_code_reviewer.review.filters import FilterResult, filter_files
+from ai_code_reviewer.review.model import (
+    Diff,
+    DiffLine,
+    FileDiff,
+    FileStatus,
+    Hunk,
+    Skipped,
+)
 
 
 def file_diff(

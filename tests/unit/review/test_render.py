@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ai_code_reviewer.review.model import Finding, ReviewResult
+from ai_code_reviewer.review.model import Finding, ReviewResult, Skipped
 from ai_code_reviewer.review.render import count_line, render_markdown, severity_counts
 
 
@@ -22,9 +22,15 @@ def make_finding(**overrides: Any) -> Finding:
     return Finding(**values)
 
 
-def make_result(*findings: Finding, skipped: tuple[str, ...] = ()) -> ReviewResult:
+def make_result(
+    *findings: Finding,
+    skipped: tuple[Skipped, ...] = (),
+    cut: tuple[str, ...] = (),
+) -> ReviewResult:
     """Return a review result of ``findings`` by a test reviewer."""
-    return ReviewResult("Mostly fine.", findings, "builtin", "builtin-rules-1", skipped)
+    return ReviewResult(
+        "Mostly fine.", findings, "builtin", "builtin-rules-1", skipped=skipped, cut=cut
+    )
 
 
 def test_severity_counts_lists_every_severity_most_severe_first() -> None:
@@ -104,7 +110,18 @@ def test_fence_outgrows_backticks_in_the_suggestion() -> None:
 
 def test_skipped_files_are_listed_and_empty_review_says_no_findings() -> None:
     """Skipped files get their own list; with no findings the count says so."""
-    text = render_markdown(make_result(skipped=("logo.png", "font.woff")))
+    skipped = (Skipped("logo.png", "binary file"), Skipped("yarn.lock", "lock file"))
+    text = render_markdown(make_result(skipped=skipped))
 
     assert "**Findings:** no findings" in text
-    assert "## Skipped files\n\n- `logo.png`\n- `font.woff`" in text
+    assert (
+        "## Skipped files\n\n- `logo.png`: binary file\n- `yarn.lock`: lock file"
+        in text
+    )
+
+
+def test_files_reviewed_in_part_are_listed() -> None:
+    """What a budget cut from a file is said in its own section."""
+    text = render_markdown(make_result(cut=("`big.py`: lines 400-900 left out",)))
+
+    assert "## Reviewed in part\n\n- `big.py`: lines 400-900 left out" in text

@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -98,6 +99,17 @@ class ReviewRecord(Base):
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     email_status: Mapped[str | None] = mapped_column(String(20))
     publish_status: Mapped[str | None] = mapped_column(String(20))
+
+    # Not in the guide: the review as data. ``findings`` is a list of
+    # Finding.to_json() objects, ``coverage`` the files reviewed, skipped
+    # (with the reason) and cut; the token counts and cost add up every model
+    # call of the review (None for the built-in reviewer's cost).
+    summary: Mapped[str | None] = mapped_column(Text)
+    findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer)
+    llm_cost_usd: Mapped[float | None] = mapped_column(Float)
 
 
 class ReviewFailureLog(Base):

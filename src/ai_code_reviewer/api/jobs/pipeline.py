@@ -187,6 +187,12 @@ class Pipeline:
             "llm_model": result.model,
             "job_id": job.id,
             "duration_ms": duration_ms,
+            "summary": result.summary,
+            "findings": [finding.to_json() for finding in result.findings],
+            "coverage": result.coverage_json(),
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
+            "llm_cost_usd": result.usage.cost_usd,
         }
         async with self.database.session() as session:
             await queue.hold(session, job, now)
