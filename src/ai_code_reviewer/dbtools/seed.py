@@ -12,7 +12,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.db.models import ReviewFailureLog, ReviewRecord, utcnow
@@ -27,10 +27,17 @@ from ai_code_reviewer.dbtools.seed_data import (
     Change,
     FailureKind,
 )
+from ai_code_reviewer.review.model import Category, Finding, Severity
 
 logger = logging.getLogger(__name__)
 
 SPREAD = timedelta(days=28)
+UNTESTED = "No test covers this branch yet."
+
+
+def summary_of(findings: list[Finding]) -> str:
+    """Return the one-line summary of a sample review."""
+    return f"**Summary:** {len(findings)} finding(s) in `{findings[0].path}`."
 
 
 @dataclass(frozen=True)
@@ -98,27 +105,40 @@ class RecordFactory:
         ]
         return "\n".join(lines) + "\n", start + len(change.context)
 
-    def feedback(self, target: Target, change: Change, line: int) -> str:
-        """Write the Markdown review of ``change``."""
-        subject = f"PR #{target.pr_id}" if target.pr_id else target.commit_id[:12]
-        findings = [f"- **{change.severity}** `{change.path}:{line}`: {change.finding}"]
-        if self.rng.random() < 0.5:
-            findings.append(
-                f"- **minor** `{change.path}:{line}`: no test covers this branch yet."
+    def findings(self, change: Change, line: int) -> list[Finding]:
+        """Return what the reviewer found in ``change``: one finding, at times two."""
+        found = [
+            Finding(
+                path=change.path,
+                line=line,
+                severity=cast(Severity, change.severity),
+                category=cast(Category, change.category),
+                title=change.finding,
+                body="",
+                suggestion=change.suggestion,
             )
+        ]
+        if self.rng.random() < 0.5:
+            found.append(Finding(change.path, line, "minor", "test", UNTESTED, body=""))
+        return found
+
+    def feedback(self, target: Target, findings: list[Finding]) -> str:
+        """Write the Markdown review of ``findings``."""
+        subject = f"PR #{target.pr_id}" if target.pr_id else target.commit_id[:12]
+        items = [f"- **{f.severity}** `{f.path}:{f.line}`: {f.title}" for f in findings]
         return "\n".join(
             [
                 f"## Review of {subject}",
                 "",
-                f"**Summary:** {len(findings)} finding(s) in `{change.path}`.",
+                summary_of(findings),
                 "",
                 "### Findings",
                 "",
-                *findings,
+                *items,
                 "",
                 "### Suggestion",
                 "",
-                change.suggestion,
+                findings[0].suggestion or "",
                 "",
             ]
         )
@@ -137,12 +157,20 @@ class RecordFactory:
         change = self.rng.choice(CHANGES)
         diff, line = self.diff(change)
         provider, model = self.rng.choice(MODELS)
+        findings = self.findings(change, line)
+        prompt_tokens = 0 if provider == "builtin" else self.rng.randint(900, 6000)
+        completion_tokens = 0 if provider == "builtin" else self.rng.randint(150, 900)
         return ReviewRecord(
             **_about(target),
             review_type="auto" if self.rng.random() < 0.85 else "manual",
             trigger_type="pull_request" if target.pr_id else "commit",
             diff_content=diff,
-            review_feedback=self.feedback(target, change, line),
+            review_feedback=self.feedback(target, findings),
+            summary=summary_of(findings),
+            findings=[finding.to_json() for finding in findings],
+            coverage={"reviewed": [change.path], "skipped": [], "cut": []},
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             email_recipients=self.recipients(target),
             email_sent=self.rng.random() < 0.9,
             llm_provider=provider,

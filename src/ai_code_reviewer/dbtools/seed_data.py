@@ -37,6 +37,7 @@ class Change:
     removed: tuple[str, ...]
     added: tuple[str, ...]
     severity: str
+    category: str
     finding: str
     suggestion: str
 
@@ -54,6 +55,7 @@ CHANGES: tuple[Change, ...] = (
             "    return gateway.refund(payment.id, amount)",
         ),
         severity="major",
+        category="bug",
         finding="`amount` is not checked against the captured amount, so a "
         "refund can exceed the payment.",
         suggestion="Raise `ValueError` when `amount > payment.captured_amount`.",
@@ -64,6 +66,7 @@ CHANGES: tuple[Change, ...] = (
         removed=("    response.set_cookie('session', token, secure=True)",),
         added=("    response.set_cookie('session', token, httponly=False)",),
         severity="critical",
+        category="security",
         finding="The session cookie lost `secure` and is readable from "
         "JavaScript, which exposes it to XSS.",
         suggestion="Keep `secure=True, httponly=True, samesite='Lax'`.",
@@ -77,6 +80,7 @@ CHANGES: tuple[Change, ...] = (
             "  useEffect(() => setTotal(cart.items.reduce(sum, 0)));",
         ),
         severity="minor",
+        category="performance",
         finding="The effect has no dependency list and runs after every render.",
         suggestion="Derive `total` during render, or pass `[cart.items]`.",
     ),
@@ -86,6 +90,7 @@ CHANGES: tuple[Change, ...] = (
         removed=("          resources: {limits: {memory: 512Mi}}",),
         added=("          image: registry.example.com/worker:latest",),
         severity="major",
+        category="maintainability",
         finding="The memory limit was dropped and the image tag is `latest`, "
         "so rollouts are neither bounded nor reproducible.",
         suggestion="Pin the image by digest and keep the memory limit.",
@@ -96,6 +101,7 @@ CHANGES: tuple[Change, ...] = (
         removed=("    sum(amount) as revenue",),
         added=("    sum(amount) / count(*) as revenue",),
         severity="major",
+        category="bug",
         finding="`revenue` now holds the average order value, and divides by "
         "zero on days without orders.",
         suggestion="Keep `sum(amount)` and add `avg_order_value` separately.",
@@ -106,6 +112,7 @@ CHANGES: tuple[Change, ...] = (
         removed=("\tl.mu.Lock()", "\tdefer l.mu.Unlock()"),
         added=("\tl.balance += e.Amount",),
         severity="critical",
+        category="bug",
         finding="The mutex is gone, so concurrent entries race on `balance`.",
         suggestion="Restore the lock, or keep the balance in an atomic.",
     ),

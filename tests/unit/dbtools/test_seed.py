@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from ai_code_reviewer.api.db.models import utcnow
 from ai_code_reviewer.dbtools.seed import make_records
+from ai_code_reviewer.review.model import Finding
 
 HUNK = re.compile(r"^@@ -(\d+),(\d+) \+(\d+),(\d+) @@$", re.M)
 
@@ -95,3 +96,23 @@ def test_failures_cover_stages_and_resolution() -> None:
     )
     webhook = [f for f in failures if f.event_type == "webhook"]
     assert webhook and all(f.request_payload for f in webhook)
+
+
+def test_findings_are_stored_as_data_matching_the_feedback() -> None:
+    """Each seeded review keeps its findings as JSON, each named in its feedback."""
+    reviews, _ = make_records(reviews=30, failures=0, seed=11)
+
+    for review in reviews:
+        findings = [Finding.from_json(item) for item in review.findings or []]
+        assert findings, "every sample review has a finding"
+        assert review.summary and review.summary in review.review_feedback
+        for finding in findings:
+            assert f"`{finding.path}:{finding.line}`: {finding.title}" in (
+                review.review_feedback
+            )
+        assert review.coverage == {
+            "reviewed": [findings[0].path],
+            "skipped": [],
+            "cut": [],
+        }
+        assert (review.prompt_tokens == 0) == (review.llm_provider == "builtin")
