@@ -17,6 +17,7 @@ SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["auto", "json", "text"]
+LLMProvider = Literal["builtin", "openai", "azure", "ollama", "anthropic"]
 
 
 class Settings(BaseSettings):
@@ -102,9 +103,76 @@ class Settings(BaseSettings):
         description="Largest diff accepted by POST /api/reviews/diff.",
     )
 
-    # Model providers (llm/): LLM_PROVIDER, LLM_MODEL, ... go here.
-
-    # Review engine (review/, the engine in llm/): LLM_CONTEXT_TOKENS, ... go here.
+    llm_provider: LLMProvider = Field(
+        default="builtin",
+        description="Who reviews: builtin (offline rules, no model), openai (also "
+        "any OpenAI-compatible server), azure, ollama or anthropic.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="Model name as the provider knows it (gpt-4o-mini, "
+        "qwen2.5-coder:14b, claude-sonnet-4-5, an Azure deployment).",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the model server (vLLM, LM Studio, llama.cpp, "
+        "Ollama, an Azure endpoint); unset, the vendor's own.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key of the model server; never logged."
+    )
+    llm_api_version: str = Field(
+        default="2024-10-21", description="API version sent to Azure OpenAI."
+    )
+    llm_timeout: float = Field(
+        default=120.0, gt=0, le=3600, description="Seconds one model call may take."
+    )
+    llm_max_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Model calls of one review run at once."
+    )
+    llm_fallback_models: str | None = Field(
+        default=None,
+        description="Comma-separated models of the same provider tried in order "
+        "when the main one fails.",
+    )
+    llm_verify_tls: bool = Field(
+        default=True, description="Check the model server's TLS certificate."
+    )
+    llm_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the model server's certificate.",
+    )
+    llm_context_tokens: int | None = Field(
+        default=None,
+        ge=2048,
+        le=10_000_000,
+        description="The model's context window in tokens; unset, the known "
+        "model's own (llm/models.toml) or 8192.",
+    )
+    llm_max_output_tokens: int = Field(
+        default=4096, ge=256, le=200_000, description="Room kept for each answer."
+    )
+    llm_prices: str | None = Field(
+        default=None,
+        description="JSON object of model: [input, output] US dollars per million "
+        "tokens, over the shipped table (llm/models.toml).",
+    )
+    llm_daily_token_budget: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tokens one project may spend a day (UTC); when spent, "
+        "reviews fail at llm_review with a recorded reason.",
+    )
+    review_ignore: str | None = Field(
+        default=None,
+        description="Comma-separated globs of files never reviewed, over the "
+        "built-in list (lock, generated, minified, vendored, binary files).",
+    )
+    review_guidelines_file: Path | None = Field(
+        default=None,
+        description="Text or Markdown file of the team's guidelines, added to "
+        "every prompt.",
+    )
 
     webhook_secret: SecretStr | None = Field(
         default=None,
@@ -155,6 +223,22 @@ class Settings(BaseSettings):
         """Accept log levels in any case."""
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("llm_provider", mode="before")
+    @classmethod
+    def _lower_provider(cls, value: object) -> object:
+        """Accept provider names in any case."""
+        return value.lower() if isinstance(value, str) else value
+
+    @property
+    def fallback_models(self) -> tuple[str, ...]:
+        """Return LLM_FALLBACK_MODELS as a tuple of names."""
+        return _split_list(self.llm_fallback_models)
+
+    @property
+    def ignore_globs(self) -> tuple[str, ...]:
+        """Return REVIEW_IGNORE as a tuple of globs."""
+        return _split_list(self.review_ignore)
+
     @field_validator("log_format", mode="before")
     @classmethod
     def _lower_format(cls, value: object) -> object:
@@ -180,3 +264,9 @@ def load_settings(**overrides: object) -> Settings:
 def _field_name(location: tuple[int | str, ...]) -> str:
     """Name a setting as its environment variable."""
     return ".".join(str(part) for part in location).upper() or "settings"
+
+
+def _split_list(value: str | None) -> tuple[str, ...]:
+    """Return the non-empty items of a comma-separated setting."""
+    items = (value or "").split(",")
+    return tuple(item.strip() for item in items if item.strip())

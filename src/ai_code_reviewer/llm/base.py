@@ -10,10 +10,16 @@ knows nothing of diffs, budgets or chunks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from ai_code_reviewer.review.model import Diff, Finding, ReviewResult, Usage
+
+# Return a file's whole text in the reviewed version, or None when it cannot be
+# had (deleted, binary, or no repository at hand). Reviewers that can use whole
+# files (the built-in one runs ruff on them) take one; the rest ignore it.
+SourceReader = Callable[[str], "str | None"]
 
 
 class Reviewer(Protocol):
