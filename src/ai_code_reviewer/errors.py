@@ -13,7 +13,8 @@ ReviewerError
  │    ├── NotFound           no such repository, commit or pull request
  │    └── RateLimited        429 (also a TransientError)
  ├── LLMError                the model refused or failed
- │    └── ContextTooLong     the prompt does not fit the model's context
+ │    ├── ContextTooLong     the prompt does not fit the model's context
+ │    └── BudgetExhausted    the project spent its daily model tokens
  └── DatabaseError           the database cannot be used as it is
       ├── SchemaAheadError   the database was migrated by a newer release
       └── InvalidBackupError a file offered for restore is not one of our backups
@@ -84,6 +85,10 @@ class LLMError(ReviewerError):
 
 class ContextTooLong(LLMError):
     """The prompt does not fit the model's context window."""
+
+
+class BudgetExhausted(LLMError):
+    """The project spent its LLM_DAILY_TOKEN_BUDGET; no model call was made."""
 
 
 class DatabaseError(ReviewerError):

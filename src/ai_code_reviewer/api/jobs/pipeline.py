@@ -22,6 +22,7 @@ from ai_code_reviewer import metrics
 from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.db.models import ReviewJob, ReviewRecord
 from ai_code_reviewer.api.jobs import queue, specs
+from ai_code_reviewer.api.jobs.budget import check_token_budget
 from ai_code_reviewer.api.jobs.clock import Clock
 from ai_code_reviewer.errors import ConfigError
 from ai_code_reviewer.githost.base import Change, GitHost, Person, Target
@@ -70,10 +71,17 @@ def target_of(payload: Mapping[str, Any]) -> Target:
 class Pipeline:
     """Run a claimed job through its stages."""
 
-    def __init__(self, database: Database, services: Services, clock: Clock) -> None:
+    def __init__(
+        self,
+        database: Database,
+        services: Services,
+        clock: Clock,
+        daily_token_budget: int | None = None,
+    ) -> None:
         self.database = database
         self.services = services
         self.clock = clock
+        self.daily_token_budget = daily_token_budget
 
     async def run(self, job: queue.ClaimedJob) -> None:
         """Run every stage ``job`` still needs; raise StageFailed on the first error."""
@@ -82,9 +90,7 @@ class Pipeline:
             started = time.perf_counter()
             change = await self._stage(job, "fetch_diff", self.fetch, job)
             diff = await self._stage(job, "prepare_diff", self.prepare, change)
-            result = await self._stage(
-                job, "llm_review", self.services.reviewer.review, diff
-            )
+            result = await self._stage(job, "llm_review", self.review, job, diff)
             elapsed_ms = int((time.perf_counter() - started) * 1000)
             review_id = await self._stage(
                 job, "store", self.store, job, change, result, elapsed_ms
@@ -158,6 +164,15 @@ class Pipeline:
     async def prepare(self, change: Change) -> Diff:
         """Parse the change's unified diff."""
         return parse_unified_diff(change.diff)
+
+    async def review(self, job: queue.ClaimedJob, diff: Diff) -> ReviewResult:
+        """Review the diff, unless the project spent its model tokens for the day."""
+        project_key = str(job.payload["project_key"])
+        now = self.clock.now()
+        await check_token_budget(
+            self.database, project_key, self.daily_token_budget, now
+        )
+        return await self.services.reviewer.review(diff)
 
     async def store(
         self,

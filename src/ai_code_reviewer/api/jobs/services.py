@@ -33,5 +33,10 @@ def build_worker(
 ) -> Worker:
     """Return a worker running the pipeline on ``database``."""
     chosen_clock = clock or SystemClock()
-    pipeline = Pipeline(database, services or build_services(settings), chosen_clock)
+    pipeline = Pipeline(
+        database,
+        services or build_services(settings),
+        chosen_clock,
+        daily_token_budget=settings.llm_daily_token_budget,
+    )
     return Worker(database, pipeline, settings, clock=chosen_clock)
