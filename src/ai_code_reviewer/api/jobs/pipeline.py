@@ -172,7 +172,9 @@ class Pipeline:
         await check_token_budget(
             self.database, project_key, self.daily_token_budget, now
         )
-        return await self.services.reviewer.review(diff)
+        result = await self.services.reviewer.review(diff)
+        count_usage(result)
+        return result
 
     async def store(
         self,
@@ -272,6 +274,14 @@ class Pipeline:
                 .values(**values)
             )
             await session.commit()
+
+
+def count_usage(result: ReviewResult) -> None:
+    """Add the review's model tokens and cost to the Prometheus counters."""
+    usage = result.usage
+    tokens = {"prompt": usage.prompt_tokens, "completion": usage.completion_tokens}
+    cost = {} if usage.cost_usd is None else {"total": usage.cost_usd}
+    metrics.count_model_usage(result.provider, result.model, tokens, cost)
 
 
 def trigger_type(kind: str) -> str:
