@@ -19,11 +19,18 @@ from ai_code_reviewer.review.model import (
     LineKind,
 )
 
-_HUNK_HEADER = re.compile(r"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+# ASCII digits only, and few enough that int() takes them: a longer number is
+# no real line and makes the header malformed.
+_HUNK_HEADER = re.compile(
+    r"@@ -([0-9]{1,9})(?:,([0-9]{1,9}))? \+([0-9]{1,9})(?:,([0-9]{1,9}))? @@"
+)
 _BINARY_FILES = re.compile(r"Binary files (.+) and (.+) differ")
 _QUOTED_PAIR = re.compile(r'("(?:[^"\\]|\\.)*"|\S+) ("(?:[^"\\]|\\.)*"|\S+)')
 _ESCAPE = re.compile(r"\\([0-3][0-7]{2}|.)")
-_ESCAPES = {"a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f"}
+_ESCAPES = {
+    **{"a": "\a", "b": "\b", "t": "\t", "n": "\n", "r": "\r"},
+    **{"v": "\v", "f": "\f"},
+}
 _PATH_HEADER = re.compile(r"(rename|copy) (from|to) (.+)")
 _DEV_NULL = "/dev/null"
 _KINDS: dict[str, LineKind] = {"+": "added", "-": "removed", " ": "context"}
@@ -281,7 +288,8 @@ def _unquote(path: str) -> str:
     if len(path) < 2 or path[0] != '"' or path[-1] != '"':
         return path
     # Work on the UTF-8 bytes seen as Latin-1 so that each escape is one byte.
-    body = path[1:-1].encode().decode("latin-1")
+    # A lone surrogate (only possible in str input) passes through as bytes.
+    body = path[1:-1].encode(errors="surrogatepass").decode("latin-1")
     raw = _ESCAPE.sub(lambda match: _unescape(match[1]), body)
     return raw.encode("latin-1").decode("utf-8", errors="replace")
 
