@@ -18,6 +18,9 @@ SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["auto", "json", "text"]
 LLMProvider = Literal["builtin", "openai", "azure", "ollama", "anthropic"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
+EmailPolicy = Literal["always", "findings", "never"]
+Severity = Literal["critical", "major", "minor", "info"]
 
 
 class Settings(BaseSettings):
@@ -192,7 +195,68 @@ class Settings(BaseSettings):
         default=Path("./data/outbox"),
         description="Where messages are written as .eml files when no SMTP is set.",
     )
-    # Email (notify/): SMTP_HOST, ... go here.
+    smtp_host: str | None = Field(
+        default=None,
+        description="Mail server; unset, emails are written to EMAIL_OUTBOX_DIR.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="Mail port.")
+    smtp_username: str | None = Field(
+        default=None, description="User for SMTP AUTH; unset, no AUTH."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="Password for SMTP AUTH; never logged."
+    )
+    smtp_security: SmtpSecurity = Field(
+        default="starttls",
+        description="starttls (upgrade a plain connection, refuse if the server "
+        "cannot), tls (TLS from the first byte, port 465) or none.",
+    )
+    smtp_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds each SMTP exchange may take."
+    )
+    smtp_verify_tls: bool = Field(
+        default=True, description="Check the mail server's TLS certificate."
+    )
+    smtp_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the mail server's certificate.",
+    )
+    email_from: str = Field(
+        default="ai-code-reviewer@localhost", description="Sender of review emails."
+    )
+    email_reply_to: str | None = Field(
+        default=None, description="Reply-To of review emails."
+    )
+    email_cc: str | None = Field(
+        default=None, description="Comma-separated addresses copied on every email."
+    )
+    email_allowed_domains: str | None = Field(
+        default=None,
+        description="Comma-separated domains mail may go to; others are dropped. "
+        "Unset: any domain.",
+    )
+    email_opt_out_file: Path | None = Field(
+        default=None,
+        description="File of addresses that get no email, one a line; read at "
+        "each send.",
+    )
+    email_on: EmailPolicy = Field(
+        default="always",
+        description="always, findings (only with a finding at or above "
+        "EMAIL_MIN_SEVERITY) or never.",
+    )
+    email_min_severity: Severity = Field(
+        default="minor",
+        description="Lowest severity that counts for EMAIL_ON=findings.",
+    )
+    email_reviewers: bool = Field(
+        default=False, description="Also email a pull request's reviewers."
+    )
+    email_unsubscribe_url: str | None = Field(
+        default=None,
+        description="Opt-out page for the List-Unsubscribe header; {email} is "
+        "replaced by the recipient's address.",
+    )
 
     admin_token: SecretStr | None = Field(
         default=None,
@@ -223,16 +287,28 @@ class Settings(BaseSettings):
         """Accept log levels in any case."""
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("llm_provider", mode="before")
+    @field_validator("llm_provider", "smtp_security", "email_on", mode="before")
     @classmethod
     def _lower_provider(cls, value: object) -> object:
-        """Accept provider names in any case."""
+        """Accept the names of providers and policies in any case."""
         return value.lower() if isinstance(value, str) else value
 
     @property
     def fallback_models(self) -> tuple[str, ...]:
         """Return LLM_FALLBACK_MODELS as a tuple of names."""
         return _split_list(self.llm_fallback_models)
+
+    @property
+    def cc_addresses(self) -> tuple[str, ...]:
+        """Return EMAIL_CC as a tuple of addresses."""
+        return _split_list(self.email_cc)
+
+    @property
+    def allowed_domains(self) -> tuple[str, ...]:
+        """Return EMAIL_ALLOWED_DOMAINS as lower-case domains."""
+        return tuple(
+            domain.lower() for domain in _split_list(self.email_allowed_domains)
+        )
 
     @property
     def ignore_globs(self) -> tuple[str, ...]:
