@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ai_code_reviewer.api.db.models import utcnow
-from ai_code_reviewer.githost.base import Change, Person, Target
+from ai_code_reviewer.githost.base import Change, Person, Publication, Target
 from ai_code_reviewer.notify.base import Delivery, Message
 from ai_code_reviewer.review.model import Diff, Finding, ReviewResult
 
@@ -78,6 +78,7 @@ class FakeGitHost:
     name: str = "bitbucket"
     script: list[BaseException | None] = field(default_factory=list)
     published: list[Target] = field(default_factory=list)
+    publications: list[Publication] = field(default_factory=list)
     diff: str = DIFF
 
     async def fetch_commit(self, target: Target) -> Change:
@@ -95,9 +96,10 @@ class FakeGitHost:
             change.diff, change.author, f"PR {target.pr_id}", reviewers=(reviewer,)
         )
 
-    async def publish(self, target: Target, markdown: str) -> str:
+    async def publish(self, target: Target, publication: Publication) -> str:
         """Record the publication."""
         self.published.append(target)
+        self.publications.append(publication)
         return "published"
 
 

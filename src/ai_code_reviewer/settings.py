@@ -189,7 +189,44 @@ class Settings(BaseSettings):
         description="Largest webhook body accepted, in bytes.",
     )
 
-    # Git hosts (githost/): BITBUCKET_URL, ... go here.
+    bitbucket_url: str | None = Field(
+        default=None,
+        description="Base URL of Bitbucket Data Center, e.g. "
+        "https://bitbucket.example.com (with its context path, if any).",
+    )
+    bitbucket_token: SecretStr | None = Field(
+        default=None,
+        description="HTTP access token (Bearer) with repository read, and write "
+        "to publish; never logged.",
+    )
+    bitbucket_verify_tls: bool = Field(
+        default=True, description="Check Bitbucket's TLS certificate."
+    )
+    bitbucket_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed Bitbucket's certificate.",
+    )
+    githost_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Seconds each Git host request may take.",
+    )
+    publish_pr_comment: bool = Field(
+        default=True,
+        description="Post the review summary on the pull request, updated in place.",
+    )
+    publish_inline_comments: bool = Field(
+        default=True,
+        description="Post each finding on a changed line as an inline comment, once.",
+    )
+    publish_code_insights: bool = Field(
+        default=True,
+        description="Publish a Code Insights report with annotations on commits.",
+    )
+    publish_build_status: bool = Field(
+        default=False, description="Also set a build status on reviewed commits."
+    )
 
     email_outbox_dir: Path = Field(
         default=Path("./data/outbox"),

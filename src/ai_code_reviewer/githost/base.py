@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ai_code_reviewer.review.model import Finding
+
 
 @dataclass(frozen=True)
 class Person:
@@ -35,6 +37,20 @@ class Target:
     pr_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Publication:
+    """A stored review as the Git host is to show it.
+
+    ``markdown`` is the whole review (the summary comment); ``findings`` are
+    the structured findings, those with a line being on lines the change added.
+    """
+
+    review_id: int
+    markdown: str
+    summary: str
+    findings: tuple[Finding, ...] = ()
+
+
 class GitHost(Protocol):
     """Fetch changes from a Git host and publish reviews back to it."""
 
@@ -54,6 +70,10 @@ class GitHost(Protocol):
         """Return the pull request's diff (only what came after ``since`` if set)."""
         ...
 
-    async def publish(self, target: Target, markdown: str) -> str:
-        """Post the review where developers look; return what was done."""
+    async def publish(self, target: Target, publication: Publication) -> str:
+        """Post the review where developers look; return what was done.
+
+        Publishing is idempotent: a second call for the same review or a later
+        review of the same pull request edits or skips what is already there.
+        """
         ...

@@ -51,3 +51,8 @@ async def test_repeated_and_duplicate_webhooks_make_one_review(
     assert [(r.commit_id, r.job_id) for r in reviews] == [(SHA, job.id)]
     assert rig.reviewer.calls == 1
     assert len(rig.notifier.delivered) == 1
+    [publication] = rig.githost.publications
+    assert publication.review_id == reviews[0].id
+    assert [(f.path, f.line, f.title) for f in publication.findings] == [
+        ("app.py", 2, "eval")
+    ]

@@ -25,11 +25,17 @@ from ai_code_reviewer.api.jobs import queue, specs
 from ai_code_reviewer.api.jobs.budget import check_token_budget
 from ai_code_reviewer.api.jobs.clock import Clock
 from ai_code_reviewer.errors import ConfigError
-from ai_code_reviewer.githost.base import Change, GitHost, Person, Target
+from ai_code_reviewer.githost.base import (
+    Change,
+    GitHost,
+    Person,
+    Publication,
+    Target,
+)
 from ai_code_reviewer.llm.base import Reviewer
 from ai_code_reviewer.notify.base import Message, Notifier
 from ai_code_reviewer.review.diff import parse_unified_diff
-from ai_code_reviewer.review.model import Diff, ReviewResult
+from ai_code_reviewer.review.model import Diff, Finding, ReviewResult
 from ai_code_reviewer.review.render import render_markdown
 
 logger = logging.getLogger(__name__)
@@ -259,7 +265,7 @@ class Pipeline:
         status = "skipped"
         if job.kind != specs.REVIEW_DIFF:
             host = self._githost(job.payload)
-            status = await host.publish(target_of(job.payload), record.review_feedback)
+            status = await host.publish(target_of(job.payload), publication_of(record))
         await self._record(job, record.id, publish_status=status)
 
     async def _record(
@@ -274,6 +280,17 @@ class Pipeline:
                 .values(**values)
             )
             await session.commit()
+
+
+def publication_of(record: ReviewRecord) -> Publication:
+    """Return what the Git host shows of a stored review."""
+    findings = tuple(Finding.from_json(item) for item in record.findings or ())
+    return Publication(
+        review_id=record.id,
+        markdown=record.review_feedback,
+        summary=record.summary or "",
+        findings=findings,
+    )
 
 
 def count_usage(result: ReviewResult) -> None:
