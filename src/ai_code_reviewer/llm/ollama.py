@@ -1,0 +1,133 @@
+"""Ask a model served by Ollama, through its native chat API.
+
+``POST /api/chat`` with ``stream: false`` and the answer schema as ``format``
+(Ollama's structured outputs); ``num_ctx`` is set on every call because
+Ollama's default window is far smaller than most prompts and it would cut the
+prompt silently. See https://github.com/ollama/ollama/blob/main/docs/api.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from ai_code_reviewer.errors import LLMError
+from ai_code_reviewer.llm.answer import answer_schema
+from ai_code_reviewer.llm.base import ModelAnswer, ModelPrompt
+from ai_code_reviewer.llm.calls import (
+    Message,
+    Reply,
+    answer_prompt,
+    api_key,
+    connection_error,
+    status_error,
+    timeout_error,
+    tls_verify,
+)
+from ai_code_reviewer.review.model import Usage
+from ai_code_reviewer.settings import Settings
+
+OLLAMA_URL = "http://127.0.0.1:11434"
+
+
+class OllamaClient:
+    """Ask one Ollama model for the findings of a prompt."""
+
+    provider = "ollama"
+
+    def __init__(
+        self, http: httpx.AsyncClient, model: str, *, secret: str | None = None
+    ) -> None:
+        """Use ``http``, whose base URL is the Ollama server's."""
+        self.model = model
+        self._http = http
+        self._secret = secret
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model: str) -> OllamaClient:
+        """Build the client from the settings; the key, if any, goes as a bearer."""
+        key = api_key(settings)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        http = httpx.AsyncClient(
+            base_url=(settings.llm_base_url or OLLAMA_URL).rstrip("/"),
+            headers=headers,
+            timeout=settings.llm_timeout,
+            verify=tls_verify(settings),
+        )
+        return cls(http, model, secret=key)
+
+    async def complete(self, prompt: ModelPrompt) -> ModelAnswer:
+        """Return the validated answer to ``prompt``, repaired once if needed."""
+        return await answer_prompt(self._send, prompt, self.provider, self.model)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self._http.aclose()
+
+    async def _send(
+        self, prompt: ModelPrompt, conversation: Sequence[Message]
+    ) -> Reply:
+        """Send one chat request and read its answer."""
+        try:
+            response = await self._http.post(
+                "/api/chat", json=_body(self.model, prompt, conversation)
+            )
+        except httpx.TimeoutException as exc:
+            raise timeout_error(_seconds(self._http.timeout)) from exc
+        except httpx.TransportError as exc:
+            raise connection_error(exc) from exc
+        if response.is_error:
+            raise status_error(
+                response.status_code,
+                response.text,
+                response.headers,
+                model=self.model,
+                secret=self._secret,
+            )
+        return _reply(response)
+
+
+def _body(
+    model: str, prompt: ModelPrompt, conversation: Sequence[Message]
+) -> dict[str, Any]:
+    """Return the JSON body of one /api/chat request."""
+    messages = [{"role": "system", "content": prompt.system}]
+    messages += [{"role": turn.role, "content": turn.content} for turn in conversation]
+    return {
+        "model": model,
+        "messages": messages,
+        "stream": False,
+        "format": answer_schema(),
+        "options": {
+            "num_ctx": prompt.context_tokens,
+            "num_predict": prompt.max_output_tokens,
+            "temperature": 0,
+        },
+    }
+
+
+def _reply(response: httpx.Response) -> Reply:
+    """Read the text, usage and done reason of an /api/chat answer."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise LLMError("the Ollama server's answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise LLMError("the Ollama server's answer is not a JSON object")
+    message = data.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    usage = Usage(_count(data.get("prompt_eval_count")), _count(data.get("eval_count")))
+    truncated = data.get("done_reason") == "length"
+    return Reply(content if isinstance(content, str) else "", usage, truncated)
+
+
+def _count(value: object) -> int:
+    """Return a token count of the answer, 0 when absent."""
+    return value if isinstance(value, int) else 0
+
+
+def _seconds(timeout: httpx.Timeout) -> float:
+    """Return the read timeout in seconds, for the error message."""
+    return timeout.read or 0.0
