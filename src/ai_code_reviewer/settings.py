@@ -206,6 +206,57 @@ class Settings(BaseSettings):
         default=None,
         description="PEM file of the CA that signed Bitbucket's certificate.",
     )
+    github_url: str = Field(
+        default="https://api.github.com",
+        description="GitHub's REST API base (GitHub Enterprise Server: "
+        "https://HOST/api/v3).",
+    )
+    github_token: SecretStr | None = Field(
+        default=None,
+        description="GitHub token with contents read and pull request write; "
+        "unset, GitHub jobs cannot run.",
+    )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of GitHub's webhook (X-Hub-Signature-256); unset, "
+        "WEBHOOK_SECRET is used.",
+    )
+    gitlab_url: str | None = Field(
+        default=None, description="Base URL of GitLab, e.g. https://gitlab.example.com."
+    )
+    gitlab_token: SecretStr | None = Field(
+        default=None, description="GitLab access token with the api scope."
+    )
+    gitlab_webhook_token: SecretStr | None = Field(
+        default=None,
+        description="Secret token of GitLab's webhook (X-Gitlab-Token); unset, "
+        "WEBHOOK_SECRET is used.",
+    )
+    max_commits_per_push: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Commits of one push reviewed one by one; the rest, older, "
+        "are reviewed together as one range.",
+    )
+    review_branches: str | None = Field(
+        default=None,
+        description="Comma-separated branch globs whose pushes and pull request "
+        "targets are reviewed; unset, all.",
+    )
+    review_projects: str | None = Field(
+        default=None,
+        description="Comma-separated project keys (or owners, namespaces) "
+        "reviewed; unset, all.",
+    )
+    review_drafts: bool = Field(
+        default=False, description="Also review draft pull requests."
+    )
+    review_commands: str = Field(
+        default="@ai-review,/review",
+        description="Comma-separated words that, opening a pull request comment, "
+        "ask for a new review.",
+    )
     githost_timeout: float = Field(
         default=30.0,
         gt=0,
@@ -346,6 +397,21 @@ class Settings(BaseSettings):
         return tuple(
             domain.lower() for domain in _split_list(self.email_allowed_domains)
         )
+
+    @property
+    def branch_globs(self) -> tuple[str, ...]:
+        """Return REVIEW_BRANCHES as a tuple of globs."""
+        return _split_list(self.review_branches)
+
+    @property
+    def project_keys(self) -> tuple[str, ...]:
+        """Return REVIEW_PROJECTS as a tuple of keys."""
+        return _split_list(self.review_projects)
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        """Return REVIEW_COMMANDS as a tuple of words."""
+        return _split_list(self.review_commands)
 
     @property
     def ignore_globs(self) -> tuple[str, ...]:
