@@ -28,6 +28,29 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Commit:
+    """A commit's metadata: who wrote it and what it says."""
+
+    id: str
+    author: Person
+    message: str
+    parents: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        """Return the first line of the message."""
+        return self.message.split("\n", 1)[0].strip()
+
+
+@dataclass(frozen=True)
+class PushedCommits:
+    """The commits a push added, oldest first, and whether more were left out."""
+
+    commits: tuple[Commit, ...]
+    more: bool
+
+
+@dataclass(frozen=True)
 class Target:
     """Where a review belongs on the Git host."""
 
@@ -68,6 +91,23 @@ class GitHost(Protocol):
 
     async def fetch_pull_request(self, target: Target, since: str | None) -> Change:
         """Return the pull request's diff (only what came after ``since`` if set)."""
+        ...
+
+    async def list_pushed_commits(
+        self, project: str, repo: str, since: str | None, until: str, limit: int
+    ) -> PushedCommits:
+        """Return the commits a push added (merges left out), oldest first.
+
+        ``since`` is the branch's old head; None or forty zeros (a new branch)
+        means the commits not on the default branch. At most ``limit`` are
+        returned; ``more`` says that others were left out.
+        """
+        ...
+
+    async def fetch_range(
+        self, project: str, repo: str, since: str, until: str
+    ) -> Change:
+        """Return the combined diff of the commits after ``since`` up to ``until``."""
         ...
 
     async def publish(self, target: Target, publication: Publication) -> str:

@@ -21,7 +21,14 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from ai_code_reviewer.errors import ConfigError, GitHostError, NotFound
-from ai_code_reviewer.githost.base import Change, Person, Publication, Target
+from ai_code_reviewer.githost.base import (
+    Change,
+    Commit,
+    Person,
+    Publication,
+    PushedCommits,
+    Target,
+)
 from ai_code_reviewer.githost.bitbucket_publish import (
     BitbucketPublisher,
     PublishOptions,
@@ -44,29 +51,6 @@ logger = logging.getLogger(__name__)
 ZERO_HASH = "0" * 40
 _TEXT = {"Accept": "text/plain"}
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Commit:
-    """A commit's metadata: who wrote it and what it says."""
-
-    id: str
-    author: Person
-    message: str
-    parents: tuple[str, ...] = ()
-
-    @property
-    def title(self) -> str:
-        """Return the first line of the message."""
-        return self.message.split("\n", 1)[0].strip()
-
-
-@dataclass(frozen=True)
-class PushedCommits:
-    """The commits a push added, oldest first, and whether more were left out."""
-
-    commits: tuple[Commit, ...]
-    more: bool
 
 
 @dataclass(frozen=True)
