@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ai_code_reviewer.api.db.models import utcnow
-from ai_code_reviewer.githost.base import Change, Person, Publication, Target
+from ai_code_reviewer.githost.base import (
+    Change,
+    Commit,
+    Person,
+    Publication,
+    PushedCommits,
+    Target,
+)
 from ai_code_reviewer.notify.base import Delivery, Message
 from ai_code_reviewer.review.model import Diff, Finding, ReviewResult
 
@@ -95,6 +102,19 @@ class FakeGitHost:
         return Change(
             change.diff, change.author, f"PR {target.pr_id}", reviewers=(reviewer,)
         )
+
+    async def list_pushed_commits(
+        self, project: str, repo: str, since: str | None, until: str, limit: int
+    ) -> PushedCommits:
+        """Return the pushed head as the only commit of the push."""
+        author = Person("Ada Lovelace", "ada@example.com")
+        return PushedCommits((Commit(until, author, f"commit {until}"),), more=False)
+
+    async def fetch_range(
+        self, project: str, repo: str, since: str, until: str
+    ) -> Change:
+        """Return the range's diff, the same as every commit's."""
+        return await self.fetch_commit(Target(project, repo, commit_id=until))
 
     async def publish(self, target: Target, publication: Publication) -> str:
         """Record the publication."""

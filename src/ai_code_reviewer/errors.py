@@ -12,6 +12,7 @@ ReviewerError
  ├── GitHostError            the Git host refused or failed
  │    ├── NotFound           no such repository, commit or pull request
  │    └── RateLimited        429 (also a TransientError)
+ ├── EmailError              the mail server refused a message (5xx, TLS, AUTH)
  ├── LLMError                the model refused or failed
  │    ├── ContextTooLong     the prompt does not fit the model's context
  │    └── BudgetExhausted    the project spent its daily model tokens
@@ -77,6 +78,10 @@ class NotFound(GitHostError):
 
 class RateLimited(GitHostError, TransientError):
     """The Git host asked us to slow down (HTTP 429)."""
+
+
+class EmailError(ReviewerError):
+    """The mail server refused the message for good, or cannot be used safely."""
 
 
 class LLMError(ReviewerError):

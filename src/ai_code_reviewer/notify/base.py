@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Literal, Protocol
+
+from ai_code_reviewer.review.model import Finding, Skipped
 
 EmailStatus = Literal["sent", "outbox", "skipped"]
 
 
 @dataclass(frozen=True)
 class Message:
-    """A review to tell people about."""
+    """A review to tell people about.
+
+    ``recipients`` are the To addresses: before the recipient policy, the
+    change's author (``author``) and the pull request's reviewers; after it,
+    the people chosen. ``cc`` is filled by the policy from EMAIL_CC.
+    ``markdown`` is the whole review as stored; the other fields are the
+    review as data, which the email is made of.
+    """
 
     review_id: int
     subject_target: str
     recipients: tuple[str, ...]
     markdown: str
+    summary: str = ""
+    findings: tuple[Finding, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    cut: tuple[str, ...] = ()
+    url: str | None = None
+    author: str | None = None
+    cc: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,4 +49,14 @@ class Notifier(Protocol):
 
     async def deliver(self, message: Message) -> Delivery:
         """Deliver ``message``; raise TransientError when worth trying again."""
+        ...
+
+
+class Transport(Notifier, Protocol):
+    """A notifier that can also carry an email made elsewhere (a test message)."""
+
+    async def deliver_email(
+        self, email: EmailMessage, recipients: tuple[str, ...]
+    ) -> Delivery:
+        """Deliver ``email`` to ``recipients`` as it is."""
         ...

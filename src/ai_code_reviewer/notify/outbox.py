@@ -15,35 +15,15 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
 from pathlib import Path
 
 from ai_code_reviewer.errors import TransientError
 from ai_code_reviewer.notify.base import Delivery, Message
+from ai_code_reviewer.notify.message import EmailOptions, build_email, message_id
+
+__all__ = ["OutboxNotifier", "message_id"]
 
 logger = logging.getLogger(__name__)
-
-SUBJECT_PREFIX = "[ai-code-reviewer]"
-
-
-def message_id(review_id: int) -> str:
-    """Return the Message-ID of a review's email, the same on every retry."""
-    return f"<review-{review_id}@ai-code-reviewer>"
-
-
-def build_email(message: Message, sender: str, now: datetime) -> EmailMessage:
-    """Return the email of ``message``: headers, and the Markdown as plain text."""
-    email = EmailMessage(policy=SMTP)
-    email["From"] = sender
-    email["To"] = ", ".join(message.recipients)
-    # A line break in a header would end it and let the rest forge new headers.
-    email["Subject"] = f"{SUBJECT_PREFIX} {' '.join(message.subject_target.split())}"
-    email["Date"] = format_datetime(now)
-    email["Message-ID"] = message_id(message.review_id)
-    email["X-AI-Code-Reviewer-Review-Id"] = str(message.review_id)
-    email.set_content(message.markdown)
-    return email
 
 
 class OutboxNotifier:
@@ -52,12 +32,12 @@ class OutboxNotifier:
     def __init__(
         self,
         outbox_dir: Path,
-        sender: str = "ai-code-reviewer@localhost",
+        options: EmailOptions | None = None,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.outbox_dir = outbox_dir
-        self.sender = sender
+        self.options = options or EmailOptions()
         self.clock = clock
 
     async def deliver(self, message: Message) -> Delivery:
@@ -69,16 +49,24 @@ class OutboxNotifier:
         if not message.recipients:
             return Delivery(status="skipped", recipients=(), detail="no recipient")
         now = self.clock().astimezone(UTC)
-        email = build_email(message, self.sender, now)
+        email = build_email(message, self.options, now)
         name = f"review-{message.review_id}-{now:%Y%m%dT%H%M%S%fZ}.eml"
         path = await asyncio.to_thread(self._write, name, email.as_bytes())
         logger.info(
             "email.outbox_written",
             extra={"review_id": message.review_id, "path": str(path)},
         )
-        return Delivery(
-            status="outbox", recipients=message.recipients, detail=str(path)
-        )
+        recipients = (*message.recipients, *message.cc)
+        return Delivery(status="outbox", recipients=recipients, detail=str(path))
+
+    async def deliver_email(
+        self, email: EmailMessage, recipients: tuple[str, ...]
+    ) -> Delivery:
+        """Write ``email`` as it is to the outbox (a test message)."""
+        now = self.clock().astimezone(UTC)
+        name = f"message-{now:%Y%m%dT%H%M%S%fZ}.eml"
+        path = await asyncio.to_thread(self._write, name, email.as_bytes())
+        return Delivery(status="outbox", recipients=recipients, detail=str(path))
 
     def _write(self, name: str, data: bytes) -> Path:
         """Write ``data`` to ``name`` in the outbox in one step, or not at all."""

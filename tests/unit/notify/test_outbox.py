@@ -14,6 +14,7 @@ import pytest
 
 from ai_code_reviewer.errors import TransientError
 from ai_code_reviewer.notify.base import Message, Notifier
+from ai_code_reviewer.notify.message import EmailOptions
 from ai_code_reviewer.notify.outbox import OutboxNotifier
 
 START = datetime(2025, 1, 7, 9, 30, 59, tzinfo=UTC)
@@ -45,8 +46,9 @@ def read_email(path: Path) -> EmailMessage:
 
 
 async def test_message_is_written_as_an_email_file(tmp_path: Path) -> None:
-    """The file holds the headers, and the Markdown as the plain text body."""
-    notifier = OutboxNotifier(tmp_path, "reviews@example.com", clock=ticking_clock())
+    """The file holds the headers, and the review as text and HTML parts."""
+    options = EmailOptions(sender="reviews@example.com")
+    notifier = OutboxNotifier(tmp_path, options, clock=ticking_clock())
 
     delivery = await notifier.deliver(make_message())
 
@@ -55,12 +57,16 @@ async def test_message_is_written_as_an_email_file(tmp_path: Path) -> None:
     parsed = read_email(path)
     assert parsed["From"] == "reviews@example.com"
     assert parsed["To"] == "Zoë Dev <zoe@example.com>, bob@example.com"
-    assert parsed["Subject"] == "[ai-code-reviewer] PROJ/api commit 1a2b3c4"
+    assert (
+        parsed["Subject"] == "[ai-code-reviewer] PROJ/api commit 1a2b3c4: no findings"
+    )
     assert parsed["Message-ID"] == "<review-42@ai-code-reviewer>"
     assert parsed["Date"].datetime == START
-    assert parsed.get_content_type() == "text/plain"
+    assert parsed.get_content_type() == "multipart/alternative"
+    text = parsed.get_body(("plain",))
+    assert text is not None
     # The body is in wire format too: its lines end in CRLF once decoded.
-    assert parsed.get_content() == "# Code review\r\n\r\nCafé — looks fine.\r\n"
+    assert "\r\n\r\n# Code review\r\n\r\nCafé — looks fine.\r\n" in text.get_content()
 
 
 async def test_delivery_reports_the_outbox_and_the_recipients(tmp_path: Path) -> None:
@@ -136,7 +142,9 @@ async def test_line_break_in_subject_cannot_add_headers(tmp_path: Path) -> None:
 
     parsed = read_email(Path(delivery.detail))
     assert parsed["Bcc"] is None
-    assert parsed["Subject"] == ("[ai-code-reviewer] PROJ/api Bcc: mallory@example.com")
+    assert parsed["Subject"] == (
+        "[ai-code-reviewer] PROJ/api Bcc: mallory@example.com: no findings"
+    )
 
 
 async def test_unwritable_outbox_raises_a_transient_error(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from ai_code_reviewer.githost.base import (
 from ai_code_reviewer.llm.base import Reviewer
 from ai_code_reviewer.notify.base import Message, Notifier
 from ai_code_reviewer.review.diff import parse_unified_diff
-from ai_code_reviewer.review.model import Diff, Finding, ReviewResult
+from ai_code_reviewer.review.model import Diff, Finding, ReviewResult, Skipped
 from ai_code_reviewer.review.render import render_markdown
 
 logger = logging.getLogger(__name__)
@@ -239,19 +239,27 @@ class Pipeline:
         return record
 
     async def email(self, job: queue.ClaimedJob, record: ReviewRecord) -> None:
-        """Tell the review's recipients, then record what happened."""
-        message = Message(
-            review_id=record.id,
-            subject_target=subject_of(record),
-            recipients=tuple(record.email_recipients or ()),
-            markdown=record.review_feedback,
-        )
+        """Tell the people the email policy chooses, then record what happened.
+
+        The notifier applies the policy at send time and says who it chose;
+        those are stored in email_recipients (none when the email is skipped).
+        """
+        message = message_of(record, job.payload.get("url"))
         try:
             delivery = await self.services.notifier.deliver(message)
         except Exception:
             metrics.EMAILS.labels("failed").inc()
             raise
         metrics.EMAILS.labels(delivery.status).inc()
+        if delivery.status == "skipped":
+            logger.info(
+                "email.skipped",
+                extra={
+                    "job_id": job.id,
+                    "review_id": record.id,
+                    "reason": delivery.detail,
+                },
+            )
         await self._record(
             job,
             record.id,
@@ -309,10 +317,18 @@ def trigger_type(kind: str) -> str:
 
 
 def recipients_of(change: Change) -> list[str]:
-    """Return the addresses to tell: the author, then the reviewers, once each."""
+    """Return the candidates to tell: the author, then the reviewers, once each.
+
+    The author is the commit's or pull request's author as the Git host
+    names it, never who pushed. The email stage applies the recipient policy
+    to these when it sends.
+    """
     people = (change.author, *change.reviewers)
-    found = [person.email for person in people if person.email]
-    return list(dict.fromkeys(found))
+    found = [person.email.strip() for person in people if person.email]
+    unique: dict[str, str] = {}
+    for address in found:
+        unique.setdefault(address.casefold(), address)
+    return [address for address in unique.values() if address]
 
 
 def subject_of(record: ReviewRecord) -> str:
@@ -323,3 +339,23 @@ def subject_of(record: ReviewRecord) -> str:
     if record.commit_id:
         return f"{where} {record.commit_id[:7]}"
     return where
+
+
+def message_of(record: ReviewRecord, url: object = None) -> Message:
+    """Return the message of a stored review; ``url`` is the change on the Git host."""
+    coverage = record.coverage or {}
+    skipped = coverage.get("skipped") or ()
+    return Message(
+        review_id=record.id,
+        subject_target=subject_of(record),
+        recipients=tuple(record.email_recipients or ()),
+        markdown=record.review_feedback,
+        summary=record.summary or "",
+        findings=tuple(Finding.from_json(item) for item in record.findings or ()),
+        skipped=tuple(
+            Skipped(str(item["path"]), str(item["reason"])) for item in skipped
+        ),
+        cut=tuple(str(item) for item in coverage.get("cut") or ()),
+        url=url if isinstance(url, str) else None,
+        author=record.author_email,
+    )

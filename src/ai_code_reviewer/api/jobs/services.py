@@ -7,7 +7,7 @@ from ai_code_reviewer.api.jobs.clock import Clock, SystemClock
 from ai_code_reviewer.api.jobs.pipeline import Pipeline, Services
 from ai_code_reviewer.api.jobs.worker import Worker
 from ai_code_reviewer.llm.builtin import BuiltinReviewer
-from ai_code_reviewer.notify.outbox import OutboxNotifier
+from ai_code_reviewer.notify.factory import build_notifier
 from ai_code_reviewer.settings import Settings
 
 
@@ -20,7 +20,7 @@ def build_services(settings: Settings) -> Services:
     """
     return Services(
         reviewer=BuiltinReviewer(),
-        notifier=OutboxNotifier(settings.email_outbox_dir),
+        notifier=build_notifier(settings),
         githosts={},
     )
 
