@@ -8,8 +8,10 @@ import click
 
 from ai_code_reviewer import __version__
 from ai_code_reviewer.dbtools.commands import db
+from ai_code_reviewer.emailcli import email
 from ai_code_reviewer.errors import ReviewerError
 from ai_code_reviewer.jobcli import failures, jobs
+from ai_code_reviewer.reviewcli import review
 
 
 @click.group()
@@ -45,6 +47,8 @@ def worker(concurrency: int | None) -> None:
 cli.add_command(db)
 cli.add_command(jobs)
 cli.add_command(failures)
+cli.add_command(email)
+cli.add_command(review)
 
 
 def main() -> None:

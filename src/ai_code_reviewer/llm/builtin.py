@@ -3,6 +3,10 @@
 Each rule is a row of :data:`RULES`: a pattern looked for on each added line of
 the files it applies to; the secret row uses :func:`redact` instead, which also
 sees keys that span lines. Removed and context lines are never looked at.
+
+Given a :data:`SourceReader`, the reviewer also runs ruff (:mod:`.ruff`) on the
+whole text of each changed Python file and keeps what it reports on added
+lines, except where a rule already made a finding of the same category.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from posixpath import basename
 
+from ai_code_reviewer.errors import LLMError, ReviewerError
+from ai_code_reviewer.llm import ruff
+from ai_code_reviewer.llm.base import SourceReader
 from ai_code_reviewer.review.model import (
     Category,
     Diff,
@@ -207,21 +214,26 @@ RULES: tuple[Rule, ...] = (
 
 
 class BuiltinReviewer:
-    """Review a diff offline with :data:`RULES` and the secret finder."""
+    """Review a diff offline with :data:`RULES`, the secret finder and ruff."""
 
     provider: str = "builtin"
     model: str = "builtin-rules-1"
 
+    def __init__(self, sources: SourceReader | None = None) -> None:
+        self.sources = sources
+
     async def review(self, diff: Diff) -> ReviewResult:
-        """Return the findings of every rule on the added lines of ``diff``."""
+        """Return the findings of the rules and ruff on the added lines of ``diff``."""
         # A large diff takes seconds of CPU; a thread keeps the event loop answering.
         return await asyncio.to_thread(self.review_now, diff)
 
     def review_now(self, diff: Diff) -> ReviewResult:
         """Return the review of ``diff`` in the calling thread."""
         files = [file for file in diff.files if file.status != "binary"]
+        found = [finding for file in files for finding in _review_file(file)]
+        linted = _ruff_pass(files, self.sources)
         findings = sorted(
-            (finding for file in files for finding in _review_file(file)),
+            _merge(found, linted.findings),
             key=lambda finding: (finding.path, finding.line or 0),
         )
         counts = [len(file.added_lines()) for file in files]
@@ -233,9 +245,14 @@ class BuiltinReviewer:
         )
         logger.info(
             "builtin_review.finished",
-            extra={"files": checked, "lines": lines, "findings": len(findings)},
+            extra={
+                "files": checked,
+                "lines": lines,
+                "findings": len(findings),
+                "ruff_findings": len(linted.findings),
+            },
         )
-        summary = _summary(checked, len(diff.files), lines)
+        summary = f"{_summary(checked, len(diff.files), lines)} {linted.note}"
         return ReviewResult(
             summary,
             tuple(findings),
@@ -244,6 +261,74 @@ class BuiltinReviewer:
             skipped=skipped,
             reviewed=tuple(file.path for file in files),
         )
+
+
+@dataclass(frozen=True)
+class _Linted:
+    """What ruff found on the added lines, and a sentence on how it ran."""
+
+    findings: list[Finding]
+    note: str
+
+
+def _ruff_pass(files: list[FileDiff], sources: SourceReader | None) -> _Linted:
+    """Run ruff on the changed Python files whose text ``sources`` gives."""
+    if sources is None:
+        return _Linted([], "ruff did not run: it was given the diff, not the files.")
+    python = [f for f in files if ruff.is_python(f.path) and f.added_lines()]
+    if not python:
+        return _Linted([], "ruff did not run: no Python file gained lines.")
+    try:
+        checker = ruff.find_ruff()
+    except LLMError as exc:
+        logger.warning("builtin_review.ruff_missing", extra={"error": str(exc)})
+        return _Linted([], f"ruff did not run: {exc}")
+    findings: list[Finding] = []
+    problems: list[str] = []
+    for file in python:
+        findings += _lint_file(checker, file, sources, problems)
+    return _Linted(findings, _ruff_note(checker, len(python), problems))
+
+
+def _lint_file(
+    checker: ruff.Ruff, file: FileDiff, sources: SourceReader, problems: list[str]
+) -> list[Finding]:
+    """Return ruff's findings on the added lines of ``file``; note why if none."""
+    try:
+        text = sources(file.path)
+        if text is None or len(text) > ruff.MAX_SOURCE_CHARS:
+            problems.append(f"the text of {file.path} was not at hand")
+            return []
+        diagnostics = checker.check(file.path, text)
+    except ReviewerError as exc:
+        logger.warning(
+            "builtin_review.ruff_failed", extra={"path": file.path, "error": str(exc)}
+        )
+        problems.append(str(exc).rstrip("."))
+        return []
+    added = {line.new_number for line in file.added_lines() if line.new_number}
+    return ruff.added_line_findings(file.path, diagnostics, added)
+
+
+def _ruff_note(checker: ruff.Ruff, total: int, problems: list[str]) -> str:
+    done = total - len(problems)
+    note = (
+        f"ruff {checker.version} checked {done} of {_count(total, 'Python file')} "
+        f"whole (rules {', '.join(ruff.SELECT)}), reporting on added lines only."
+    )
+    if problems:
+        note += f" Not checked: {'; '.join(problems)}."
+    return note
+
+
+def _merge(found: list[Finding], linted: list[Finding]) -> list[Finding]:
+    """Add ruff's findings, except on a line where a rule made one of its category."""
+    seen = {(finding.path, finding.line, finding.category) for finding in found}
+    return found + [
+        finding
+        for finding in linted
+        if (finding.path, finding.line, finding.category) not in seen
+    ]
 
 
 def _review_file(file: FileDiff) -> list[Finding]:

@@ -123,6 +123,30 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class Redacted:
+    """A secret masked before the change went into a prompt: where, and what kind.
+
+    ``line`` is the line in the new file (``side="new"``: added and context
+    lines) or in the old file (``side="old"``: removed lines); a secret in the
+    change's title has an empty ``path`` and no line. The value is never kept.
+    """
+
+    path: str
+    line: int | None
+    side: Literal["new", "old"]
+    kind: str
+
+    def to_json(self) -> dict[str, object]:
+        """Return the record as the JSON object review_records.coverage stores."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "side": self.side,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True)
 class Usage:
     """What the model calls of one review used, and what they cost."""
 
@@ -149,6 +173,9 @@ class ReviewResult:
     ``reviewed`` lists the files the reviewer saw, ``skipped`` the files left
     out with the reason, and ``cut`` says of each file reviewed only in part
     what was left out; a review states all three rather than truncate silently.
+    ``redacted`` lists the secrets masked before any prompt was written,
+    ``rejected`` the model's findings that did not validate and why, and
+    ``prompt_version`` the version of the prompt files a model was asked with.
     """
 
     summary: str
@@ -159,11 +186,25 @@ class ReviewResult:
     reviewed: tuple[str, ...] = ()
     cut: tuple[str, ...] = ()
     usage: Usage = field(default_factory=Usage)
+    redacted: tuple[Redacted, ...] = ()
+    rejected: tuple[str, ...] = ()
+    prompt_version: str | None = None
 
     def coverage_json(self) -> dict[str, object]:
-        """Return what review_records.coverage stores: reviewed, skipped, cut."""
-        return {
+        """Return what review_records.coverage stores: reviewed, skipped, cut.
+
+        ``redacted``, ``rejected`` and ``prompt_version`` are added only when
+        set, so that reviews without them keep the shape older rows have.
+        """
+        coverage: dict[str, object] = {
             "reviewed": list(self.reviewed),
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "cut": list(self.cut),
         }
+        if self.redacted:
+            coverage["redacted"] = [item.to_json() for item in self.redacted]
+        if self.rejected:
+            coverage["rejected"] = list(self.rejected)
+        if self.prompt_version is not None:
+            coverage["prompt_version"] = self.prompt_version
+        return coverage
