@@ -14,7 +14,11 @@ from ai_code_reviewer.api.db import database as db
 from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.db.retention import run_retention_daily
 from ai_code_reviewer.api.errors import install_error_handlers
-from ai_code_reviewer.api.jobs.services import build_services, build_worker
+from ai_code_reviewer.api.jobs.services import (
+    build_services,
+    build_worker,
+    close_services,
+)
 from ai_code_reviewer.api.middleware import RequestLogMiddleware
 from ai_code_reviewer.api.routes import (
     failures,
@@ -55,6 +59,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop_worker.set()
         if worker_task is not None:
             await worker_task
+        await close_services(app.state.services)
         if retention is not None:
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -69,6 +74,7 @@ def start_worker(
 ) -> asyncio.Task[None] | None:
     """Start the in-process worker unless WORKER_CONCURRENCY is 0."""
     services = build_services(settings)
+    app.state.services = services
     app.state.githosts = services.githosts
     app.state.reviewer = services.reviewer  # named by /api/health/detailed
     if settings.worker_concurrency == 0:

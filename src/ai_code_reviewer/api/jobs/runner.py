@@ -8,7 +8,11 @@ import signal
 
 from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.db.migrations import head_revision
-from ai_code_reviewer.api.jobs.services import build_worker
+from ai_code_reviewer.api.jobs.services import (
+    build_services,
+    build_worker,
+    close_services,
+)
 from ai_code_reviewer.errors import DatabaseError
 from ai_code_reviewer.logs import configure_logging
 from ai_code_reviewer.settings import Settings
@@ -39,7 +43,11 @@ async def serve_jobs(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await build_worker(database, settings).run(stop)
+        services = build_services(settings)
+        try:
+            await build_worker(database, settings, services).run(stop)
+        finally:
+            await close_services(services)
     finally:
         await database.dispose()
 
