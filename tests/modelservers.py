@@ -152,7 +152,9 @@ class FakeModelServer:
         self.base_url = f"{'https' if tls else 'http'}://{host}:{port}"
         config = uvicorn.Config(
             self._app(),
-            log_level="warning",
+            # Leave logging alone: uvicorn's own config would change the levels
+            # of the uvicorn loggers for the whole test process.
+            log_config=None,
             lifespan="off",
             ws="none",
             http="h11",

@@ -182,7 +182,9 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        # LOG_LEVEL decides for uvicorn too, whatever configured it before.
         logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).setLevel(logging.NOTSET)
         logging.getLogger(name).propagate = True
     engine = logging.getLogger("sqlalchemy.engine")
     engine.setLevel(logging.INFO if settings.database_echo else logging.WARNING)
