@@ -223,6 +223,14 @@ class FakeRepository:
                 todo.extend(self.commits[current].parents)
         return seen
 
+    def range_diff(self, since: str, until: str) -> str:
+        """Return the diffs of the commits after ``since`` up to ``until``, joined."""
+        added = self.ancestors(self.resolve(until)) - self.ancestors(
+            self.resolve(since)
+        )
+        commits = sorted((self.commits[c] for c in added), key=lambda c: c.timestamp)
+        return "".join(c.diff for c in commits)
+
     def json(self) -> dict[str, Any]:
         """Return the repository as Bitbucket shows it."""
         project = {"key": self.project, "id": 1, "name": self.project}
@@ -278,7 +286,9 @@ class FakeBitbucketServer:
         self.base_url = f"{'https' if tls else 'http'}://{host}:{port}"
         config = uvicorn.Config(
             Starlette(routes=self._routes()),
-            log_level="warning",
+            # Leave logging alone: uvicorn's own config would change the levels
+            # of the uvicorn loggers for the whole test process.
+            log_config=None,
             lifespan="off",
             ws="none",
             http="h11",
@@ -478,9 +488,17 @@ class FakeBitbucketServer:
         return JSONResponse(repo.commits[commit_id].json())
 
     async def _commit_diff(self, request: Request, repo: FakeRepository) -> Response:
+        """Answer a commit's diff, or with ``since`` the diff of the whole range.
+
+        The range is the diffs of its commits joined, oldest first, as for a
+        pull request's range: fair while those commits touch different files.
+        """
         commit = repo.commits[_known_commit(repo, request.path_params["cid"])]
-        parent = commit.parents[0] if commit.parents else None
-        return self._diff(request, commit.diff, parent, commit.id)
+        since = request.query_params.get("since")
+        if not since:
+            parent = commit.parents[0] if commit.parents else None
+            return self._diff(request, commit.diff, parent, commit.id)
+        return self._diff(request, repo.range_diff(since, commit.id), since, commit.id)
 
     def _diff(
         self, request: Request, text: str, from_hash: str | None, to_hash: str
@@ -534,9 +552,7 @@ class FakeBitbucketServer:
         if not since:
             return JSONResponse(diff_model(pull_request.diff, None, head))
         until_id = repo.resolve(until or head)
-        added = repo.ancestors(until_id) - repo.ancestors(repo.resolve(since))
-        commits = sorted((repo.commits[c] for c in added), key=lambda c: c.timestamp)
-        text = "".join(c.diff for c in commits)
+        text = repo.range_diff(since, until_id)
         return JSONResponse(diff_model(text, since, until_id))
 
     async def _activities(self, request: Request, repo: FakeRepository) -> Response:
@@ -690,6 +706,70 @@ def pull_request_json(
         "reviewers": [participant(u, "REVIEWER") for u in pull_request.reviewers],
         "participants": [],
     }
+
+
+def event_body(event_key: str, actor: FakeUser = ADA, **fields: Any) -> dict[str, Any]:
+    """Return a webhook body with the key, date and actor every event has.
+
+    Atlassian, "Event payload": the date has an offset without a colon.
+    """
+    return {
+        "eventKey": event_key,
+        "date": "2026-12-03T10:00:00+0100",
+        "actor": actor.json(),
+        **fields,
+    }
+
+
+def ref_change(
+    branch: str, from_hash: str, to_hash: str, change_type: str = "UPDATE"
+) -> dict[str, Any]:
+    """Return one ``changes[]`` item of a push to ``branch``."""
+    ref_id = f"refs/heads/{branch}"
+    return {
+        "ref": {"id": ref_id, "displayId": branch, "type": "BRANCH"},
+        "refId": ref_id,
+        "fromHash": from_hash,
+        "toHash": to_hash,
+        "type": change_type,
+    }
+
+
+def push_event(repo: FakeRepository, *changes: dict[str, Any]) -> dict[str, Any]:
+    """Return a ``repo:refs_changed`` body, as older servers send it (no commits)."""
+    return event_body(
+        "repo:refs_changed", repository=repo.json(), changes=list(changes)
+    )
+
+
+def pull_request_event(
+    repo: FakeRepository, pull_request: FakePullRequest, event_key: str, **extra: Any
+) -> dict[str, Any]:
+    """Return a pull request event body holding the pull request as it is now."""
+    body = pull_request_json(repo, pull_request)
+    return event_body(event_key, pull_request.author, pullRequest=body, **extra)
+
+
+def comment_event(
+    repo: FakeRepository,
+    pull_request: FakePullRequest,
+    text: str,
+    comment_id: int | None = None,
+    author: FakeUser = GRACE,
+) -> dict[str, Any]:
+    """Return a ``pr:comment:added`` body for a comment ``author`` just wrote."""
+    comment = {
+        "id": comment_id or next(_NUMBERS),
+        "version": 0,
+        "text": text,
+        "author": author.json(),
+        "createdDate": _now_ms(),
+        "updatedDate": _now_ms(),
+        "comments": [],
+        "tasks": [],
+    }
+    body = pull_request_json(repo, pull_request)
+    return event_body("pr:comment:added", author, pullRequest=body, comment=comment)
 
 
 def diff_model(text: str, from_hash: str | None, to_hash: str) -> dict[str, Any]:

@@ -141,13 +141,7 @@ class BitbucketClient:
         answers with the JSON diff model anyway is read and written back.
         """
         response = await self.http.request("GET", url, what=what, headers=_TEXT)
-        if "json" not in response.headers.get("content-type", ""):
-            return response.text
-        try:
-            payload = response.json()
-        except ValueError:
-            raise GitHostError(f"Bitbucket answered {what} with broken JSON.") from None
-        return _unified(payload, what)
+        return _diff_answer(response, what)
 
     async def pull_request(self, target: Target) -> PullRequest:
         """Return a pull request's author, reviewers, title, draft flag and refs."""
@@ -229,6 +223,47 @@ class BitbucketClient:
         more = len(commits) > limit or not complete
         return PushedCommits(tuple(commits[:limit]), more)
 
+    async def fetch_range(
+        self, project: str, repo: str, since: str, until: str
+    ) -> Change:
+        """Return the combined diff of the commits after ``since`` up to ``until``.
+
+        ``GET commits/{until}/diff?since={since}`` with ``Accept: text/plain``
+        (Atlassian REST reference, "Get diff between revisions") gives one
+        unified diff of the whole range. The author is the newest listed
+        commit's; the title counts the commits (merges left out).
+        """
+        paths = self.paths(project, repo)
+        url = f"{paths.api}/commits/{quote(until, safe='')}/diff"
+        what = f"the commits after {since[:12]} up to {until[:12]} in {project}/{repo}"
+        response = await self.http.request(
+            "GET",
+            url,
+            what=f"the diff of {what}",
+            headers=_TEXT,
+            params={"since": since},
+        )
+        diff = _diff_answer(response, f"the diff of {what}")
+        count, newest = await self._range_commits(project, repo, since, until, what)
+        noun = "commit" if count == "1" else "commits"
+        title = f"{count} {noun} since {since[:11]}"
+        web = f"{paths.web}/commits/{quote(until, safe='')}"
+        return Change(diff, newest.author if newest else Person(None, None), title, web)
+
+    async def _range_commits(
+        self, project: str, repo: str, since: str, until: str, what: str
+    ) -> tuple[str, Commit | None]:
+        """Return how many commits a range holds (``N+`` when cut) and its newest."""
+        params = {"since": since, "until": until, "merges": "exclude"}
+        url = f"{self.paths(project, repo).api}/commits"
+        count, newest, complete = 0, None, True
+        async for page in self.http.pages(url, what=what, params=params):
+            if newest is None and page.values:
+                newest = _commit(page.values[0])
+            count += len(page.values)
+            complete = page.last
+        return (str(count) if complete else f"{count}+"), newest
+
     async def _default_head(self, project: str, repo: str) -> str | None:
         """Return the default branch's head, or None when the repository has none."""
         try:
@@ -291,6 +326,17 @@ def _commit_what(target: Target) -> str:
 
 def _pr_what(target: Target) -> str:
     return f"pull request {target.pr_id} in {target.project_key}/{target.repo_slug}"
+
+
+def _diff_answer(response: httpx.Response, what: str) -> str:
+    """Return a diff answer as unified text, whether it came as text or JSON."""
+    if "json" not in response.headers.get("content-type", ""):
+        return response.text
+    try:
+        payload = response.json()
+    except ValueError:
+        raise GitHostError(f"Bitbucket answered {what} with broken JSON.") from None
+    return _unified(payload, what)
 
 
 def _unified(payload: Any, what: str) -> str:

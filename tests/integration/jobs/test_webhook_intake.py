@@ -104,10 +104,10 @@ async def secured(db_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClien
             yield c
 
 
-async def test_push_enqueues_the_new_head(
+async def test_push_enqueues_the_expansion_of_the_branch(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    """A push answers 202 with one job for the branch's new head commit."""
+    """A push answers 202 with one expand_push job from the old to the new head."""
     response = await deliver(client, push())
 
     assert response.status_code == 202
@@ -116,11 +116,12 @@ async def test_push_enqueues_the_new_head(
     async with database.session() as session:
         job = await session.get(ReviewJob, body["job_ids"][0])
     assert job is not None
-    assert (job.kind, job.payload["commit_id"], job.status) == (
-        "review_commit",
-        SHA,
-        "queued",
-    )
+    assert (job.kind, job.status) == ("expand_push", "queued")
+    assert (
+        job.payload["ref"],
+        job.payload["since_commit"],
+        job.payload["commit_id"],
+    ) == ("refs/heads/main", "1" * 40, SHA)
 
 
 async def test_redelivery_answers_the_same_job(

@@ -31,7 +31,11 @@ async def client(db_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient
 async def test_repeated_and_duplicate_webhooks_make_one_review(
     client: httpx.AsyncClient, database: Database, db_url: str, tmp_path: Path
 ) -> None:
-    """One delivery sent 5 times and 5 deliveries of one commit: one job, one review."""
+    """One delivery sent 5 times and 5 of one push: one push job, one review.
+
+    The push job lists the pushed commits at run time and enqueues one job for
+    the commit, so two jobs in all.
+    """
     redelivered = [await deliver(client, push(), delivery_id="same") for _ in range(5)]
     distinct = [await deliver(client, push(), delivery_id=f"d-{n}") for n in range(5)]
     answers = {tuple(r.json()["job_ids"]) for r in [*redelivered, *distinct]}
@@ -40,14 +44,20 @@ async def test_repeated_and_duplicate_webhooks_make_one_review(
     rig = Rig(database, make_settings(db_url, tmp_path, worker_poll_interval=0.02))
 
     async with rig.running():
-        job = await rig.wait(job_ids[0], "succeeded")
+        await rig.wait(job_ids[0], "succeeded")
+        async with database.session() as session:
+            commit_job_id = await session.scalar(
+                select(ReviewJob.id).where(ReviewJob.kind == "review_commit")
+            )
+        assert commit_job_id is not None
+        job = await rig.wait(commit_job_id, "succeeded")
     reviews = await rig.reviews()
     async with database.session() as session:
         jobs = await session.scalar(select(func.count()).select_from(ReviewJob))
         rows = await session.scalar(select(func.count()).select_from(WebhookDelivery))
 
     assert {r.status_code for r in [*redelivered, *distinct]} == {202}
-    assert (jobs, rows) == (1, 6)
+    assert (jobs, rows) == (2, 6)
     assert [(r.commit_id, r.job_id) for r in reviews] == [(SHA, job.id)]
     assert rig.reviewer.calls == 1
     assert len(rig.notifier.delivered) == 1

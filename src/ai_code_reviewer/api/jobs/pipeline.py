@@ -24,6 +24,7 @@ from ai_code_reviewer.api.db.models import ReviewJob, ReviewRecord
 from ai_code_reviewer.api.jobs import queue, specs
 from ai_code_reviewer.api.jobs.budget import check_token_budget
 from ai_code_reviewer.api.jobs.clock import Clock
+from ai_code_reviewer.api.jobs.expand import DEFAULT_MAX_COMMITS, expand_push
 from ai_code_reviewer.errors import ConfigError
 from ai_code_reviewer.githost.base import (
     Change,
@@ -83,14 +84,19 @@ class Pipeline:
         services: Services,
         clock: Clock,
         daily_token_budget: int | None = None,
+        max_commits_per_push: int = DEFAULT_MAX_COMMITS,
     ) -> None:
         self.database = database
         self.services = services
         self.clock = clock
         self.daily_token_budget = daily_token_budget
+        self.max_commits_per_push = max_commits_per_push
 
     async def run(self, job: queue.ClaimedJob) -> None:
         """Run every stage ``job`` still needs; raise StageFailed on the first error."""
+        if job.kind == specs.EXPAND_PUSH:
+            await self._stage(job, "fetch_diff", self.expand, job)
+            return
         review_id = job.review_id
         if review_id is None:
             started = time.perf_counter()
@@ -161,11 +167,25 @@ class Pipeline:
                 diff=str(payload["diff"]), author=author, title=payload.get("title")
             )
         host = self._githost(payload)
+        if job.kind == specs.REVIEW_RANGE:
+            return await host.fetch_range(
+                str(payload["project_key"]),
+                str(payload["repo_slug"]),
+                str(payload["since_commit"]),
+                str(payload["commit_id"]),
+            )
         if job.kind == specs.REVIEW_PULL_REQUEST:
             return await host.fetch_pull_request(
                 target_of(payload), payload.get("since_commit")
             )
         return await host.fetch_commit(target_of(payload))
+
+    async def expand(self, job: queue.ClaimedJob) -> list[int]:
+        """Enqueue the reviews of the commits an ``expand_push`` job's push added."""
+        host = self._githost(job.payload)
+        return await expand_push(
+            self.database, host, job, self.clock, self.max_commits_per_push
+        )
 
     async def prepare(self, change: Change) -> Diff:
         """Parse the change's unified diff."""
@@ -311,9 +331,12 @@ def count_usage(result: ReviewResult) -> None:
 
 def trigger_type(kind: str) -> str:
     """Name what triggered a review, as review_records.trigger_type says it."""
-    return {specs.REVIEW_PULL_REQUEST: "pull_request", specs.REVIEW_DIFF: "diff"}.get(
-        kind, "commit"
-    )
+    return {
+        specs.REVIEW_PULL_REQUEST: "pull_request",
+        specs.REVIEW_DIFF: "diff",
+        specs.REVIEW_RANGE: "commit_range",
+        specs.EXPAND_PUSH: "push",
+    }.get(kind, "commit")
 
 
 def recipients_of(change: Change) -> list[str]:

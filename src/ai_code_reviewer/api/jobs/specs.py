@@ -1,9 +1,15 @@
 """Build the jobs that review a commit, a pull request or an uploaded diff.
 
 The dedupe key says what "the same change" is: a commit of a repository on a
-host; a pull request at one source commit. Webhook jobs for the same change
+host; a pull request at one source commit (and, for a review asked by a
+comment or a retarget, that comment or target); a push of one ref from one
+commit to another; a range of commits. Webhook jobs for the same change
 share a key and are therefore one job. A person asking for a review gets a
 new job each time unless they send the same Idempotency-Key.
+
+An ``expand_push`` job reviews nothing itself: when it runs, it lists the
+commits the push added and enqueues one ``review_commit`` job per commit and,
+past the per-push cap, one ``review_range`` job for the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from ai_code_reviewer.api.jobs.queue import JobSpec
 REVIEW_COMMIT = "review_commit"
 REVIEW_PULL_REQUEST = "review_pull_request"
 REVIEW_DIFF = "review_diff"
-KINDS = (REVIEW_COMMIT, REVIEW_PULL_REQUEST, REVIEW_DIFF)
+REVIEW_RANGE = "review_range"
+EXPAND_PUSH = "expand_push"
+KINDS = (REVIEW_COMMIT, REVIEW_PULL_REQUEST, REVIEW_DIFF, REVIEW_RANGE, EXPAND_PUSH)
 
 
 def _manual_key(idempotency_key: str | None) -> str:
@@ -73,11 +81,16 @@ def pull_request_job(
     source_commit: str | None,
     max_attempts: int,
     since_commit: str | None = None,
+    variant: str | None = None,
     origin: str = "webhook",
     event_key: str | None = None,
     idempotency_key: str | None = None,
 ) -> JobSpec:
-    """Describe the review of a pull request at one source commit."""
+    """Describe the review of a pull request at one source commit.
+
+    ``variant`` makes a review asked again at the same source commit (a
+    review command's comment, a new target branch) a job of its own.
+    """
     where = {"host": host, "project_key": project_key, "repo_slug": repo_slug}
     payload = {
         "origin": origin,
@@ -88,7 +101,59 @@ def pull_request_job(
         "event_key": event_key,
     }
     key = f"pr:{host}:{project_key}/{repo_slug}:{pr_id}:{source_commit}"
+    if variant:
+        key = f"{key}:{variant}"
     return _change_job(REVIEW_PULL_REQUEST, key, payload, max_attempts, idempotency_key)
+
+
+def push_job(
+    *,
+    host: str,
+    project_key: str,
+    repo_slug: str,
+    ref: str,
+    from_hash: str,
+    to_hash: str,
+    max_attempts: int,
+    event_key: str | None = None,
+) -> JobSpec:
+    """Describe the listing of the commits one push added to one ref."""
+    payload = {
+        "origin": "webhook",
+        "host": host,
+        "project_key": project_key,
+        "repo_slug": repo_slug,
+        "ref": ref,
+        "since_commit": from_hash,
+        "commit_id": to_hash,
+        "event_key": event_key,
+    }
+    key = f"push:{host}:{project_key}/{repo_slug}:{ref}:{from_hash}..{to_hash}"
+    return JobSpec(EXPAND_PUSH, payload, key, max_attempts)
+
+
+def range_job(
+    *,
+    host: str,
+    project_key: str,
+    repo_slug: str,
+    since_commit: str,
+    until_commit: str,
+    max_attempts: int,
+    event_key: str | None = None,
+) -> JobSpec:
+    """Describe the review, as one diff, of the commits after ``since_commit``."""
+    payload = {
+        "origin": "webhook",
+        "host": host,
+        "project_key": project_key,
+        "repo_slug": repo_slug,
+        "since_commit": since_commit,
+        "commit_id": until_commit,
+        "event_key": event_key,
+    }
+    key = f"range:{host}:{project_key}/{repo_slug}:{since_commit}..{until_commit}"
+    return JobSpec(REVIEW_RANGE, payload, key, max_attempts)
 
 
 def diff_job(

@@ -5,6 +5,10 @@ are committed. Signatures: ``X-Hub-Signature: sha256=<hex>``, an HMAC-SHA256
 of the raw body with the webhook secret (Atlassian, "Manage webhooks",
 Bitbucket Data Center 9.x). The "Test connection" button sends the unsigned
 event ``diagnostics:ping`` with the body ``{"test": true}``.
+
+Nothing here asks the Git host anything: a push becomes one ``expand_push``
+job that lists the pushed commits when it runs. A delivery that asks for no
+review is answered 202 "ignored" with the reason (a filter, a draft, a tag).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from ai_code_reviewer.api.jobs.queue import JobSpec
 from ai_code_reviewer.errors import InvalidRequest, PayloadTooLarge, Unauthorized
 from ai_code_reviewer.githost.bitbucket_events import (
     PING,
+    Ask,
+    EventRules,
     PayloadError,
-    ReviewAsk,
-    review_asks,
+    PushAsk,
+    Verdict,
+    review_verdict,
 )
 from ai_code_reviewer.settings import Settings
 
@@ -74,7 +81,7 @@ def parse_body(body: bytes) -> Mapping[str, Any]:
     return parsed
 
 
-def job_for(ask: ReviewAsk, event_key: str, settings: Settings) -> JobSpec:
+def job_for(ask: Ask, event_key: str, settings: Settings) -> JobSpec:
     """Describe the job that does one review a delivery asked for."""
     common: dict[str, Any] = {
         "host": HOST,
@@ -83,14 +90,41 @@ def job_for(ask: ReviewAsk, event_key: str, settings: Settings) -> JobSpec:
         "max_attempts": settings.job_max_attempts,
         "event_key": event_key,
     }
+    if isinstance(ask, PushAsk):
+        return specs.push_job(
+            ref=ask.ref, from_hash=ask.from_hash, to_hash=ask.to_hash, **common
+        )
     if ask.pr_id is None:
         return specs.commit_job(commit_id=ask.commit_id, **common)
     return specs.pull_request_job(
         pr_id=ask.pr_id,
         source_commit=ask.commit_id,
         since_commit=ask.since_commit,
+        variant=ask.variant,
         **common,
     )
+
+
+def verdict_of(
+    settings: Settings, body: bytes, header: str | None, event_key: str | None
+) -> tuple[str, Verdict]:
+    """Check and read a delivery; return its event key and what it asks for.
+
+    Raises:
+        Unauthorized: the signature is missing or wrong.
+        InvalidRequest: the body is not a JSON object, names no event, or
+            lacks a field its event needs.
+    """
+    check_signature(settings, body, header)
+    payload = parse_body(body)
+    event_key = event_key or str(payload.get("eventKey") or "") or None
+    if event_key is None:
+        raise InvalidRequest("no X-Event-Key header and no eventKey in the body")
+    try:
+        verdict = review_verdict(event_key, payload, EventRules.from_settings(settings))
+    except PayloadError as exc:
+        raise InvalidRequest(f"{event_key}: {exc}") from None
+    return event_key, verdict
 
 
 def incoming_of(
@@ -129,21 +163,14 @@ async def bitbucket_webhook(
     if is_test_ping(event_key, body):
         await intake.accept(session, incoming, [], reason="test connection")
         return JSONResponse({"status": "ok"}, status_code=200)
+    signature = request.headers.get(SIGNATURE_HEADER)
     try:
-        check_signature(settings, body, request.headers.get(SIGNATURE_HEADER))
-        payload = parse_body(body)
-        event_key = event_key or str(payload.get("eventKey") or "") or None
-        if event_key is None:
-            raise InvalidRequest("no X-Event-Key header and no eventKey in the body")
-        asks = review_asks(event_key, payload)
-    except PayloadError as exc:
-        await record_refusal(session, incoming, f"{event_key}: {exc}")
-        raise InvalidRequest(f"{event_key}: {exc}") from None
-    except InvalidRequest as exc:
+        event_key, verdict = verdict_of(settings, body, signature, event_key)
+    except (InvalidRequest, Unauthorized) as exc:
         await record_refusal(session, incoming, str(exc))
         raise
-    jobs = [job_for(ask, event_key, settings) for ask in asks]
-    reason = None if jobs else f"event {event_key} asks for no review"
+    jobs = [job_for(ask, event_key, settings) for ask in verdict.asks]
+    reason = None if jobs else verdict.reason
     accepted = await intake.accept(session, incoming, jobs, reason=reason)
     wake = getattr(request.app.state, "wake_worker", None)
     if callable(wake):
