@@ -113,7 +113,9 @@ def assert_no_secret_sent(server: FakeModelServer) -> None:
 
 def cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
     """Return the environment of a user pointing the command at the fake model."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "DATABASE"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LLM_", "DATABASE"))
+    }
     env.update(
         HOME=str(tmp_path),
         LLM_PROVIDER="openai",
@@ -160,7 +162,11 @@ def test_cli_review_masks_secrets_and_places_findings(
     calls = len(model_server.requests)
     assert review["usage"]["prompt_tokens"] == 1000 * calls
     assert review["usage"]["cost_usd"] == pytest.approx(calls * 0.00027)
-    assert set(review["coverage"]["reviewed"]) == {"app/run.py", "deploy/key.pem", "ci.sh"}
+    assert set(review["coverage"]["reviewed"]) == {
+        "app/run.py",
+        "deploy/key.pem",
+        "ci.sh",
+    }
 
 
 @pytest.fixture
@@ -199,7 +205,9 @@ async def reviewed(client: httpx.AsyncClient) -> dict[str, Any]:
     job_id = accepted.json()["job_id"]
     job = (await client.get(f"/api/jobs/{job_id}", params={"wait": 30})).json()
     assert job["status"] == "succeeded", job
-    review: dict[str, Any] = (await client.get(f"/api/reviews/{job['review_id']}")).json()
+    review: dict[str, Any] = (
+        await client.get(f"/api/reviews/{job['review_id']}")
+    ).json()
     return review
 
 

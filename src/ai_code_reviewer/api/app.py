@@ -28,6 +28,7 @@ from ai_code_reviewer.api.routes import (
     metrics,
     reviews,
     webhooks,
+    webhooks_hosts,
 )
 from ai_code_reviewer.settings import Settings, load_settings
 
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.wake_worker = lambda: None
     app.add_middleware(RequestLogMiddleware)
     install_error_handlers(app)
-    for module in (health, metrics, reviews, manual, failures, jobs, webhooks):
+    routers = (health, metrics, reviews, manual, failures, jobs, webhooks)
+    for module in (*routers, webhooks_hosts):
         app.include_router(module.router)
     return app

@@ -291,3 +291,104 @@ def _page_values(page: Any, host: HostIdentity, what: str) -> list[Any]:
             f"{host.name} answered {what} with a body that is not a page."
         )
     return values
+
+
+def quota_wait(headers: Mapping[str, str]) -> float | None:
+    """Return the wait an exhausted rate limit asks for, or None if it is not one.
+
+    GitHub answers 403 or 429 to a request over its limits ("Rate limits for
+    the REST API", docs.github.com): with ``retry-after`` for a secondary
+    limit, or with ``x-ratelimit-remaining: 0`` and ``x-ratelimit-reset``
+    (epoch seconds) for the primary one.
+    """
+    wait = retry_after_seconds(headers)
+    if wait is not None:
+        return wait
+    if headers.get("x-ratelimit-remaining") != "0":
+        return None
+    try:
+        reset = float(headers.get("x-ratelimit-reset", ""))
+    except ValueError:
+        return 60.0
+    return max(reset - time.time(), 0.0)
+
+
+async def linked_pages(
+    http: HostHttp,
+    url: str,
+    *,
+    what: str,
+    params: Mapping[str, str] | None = None,
+    key: str | None = None,
+    max_pages: int = MAX_PAGES,
+) -> AsyncIterator[Page]:
+    """Yield each page of a GitHub- or GitLab-style paged list.
+
+    The first page is asked with ``per_page``; the next ones through the
+    ``Link: <...>; rel="next"`` header (RFC 8288), or GitLab's ``X-Next-Page``
+    when there is no Link. A next link to another server than the client's
+    is not followed: the token must not travel there. ``key`` names the list
+    in an object answer (GitHub's compare: ``commits``). After ``max_pages``
+    pages the list is cut, with a warning in the log.
+    """
+    first: dict[str, str] = {**(params or {}), "per_page": str(PAGE_LIMIT)}
+    query: dict[str, str] | None = first
+    page_url = url
+    for _ in range(max_pages):
+        response = await http.request("GET", page_url, what=what, params=query)
+        values = _linked_values(response, http.host, what, key)
+        following, query = _next_page(http, response, url, first)
+        yield Page(values, following is None)
+        if following is None:
+            return
+        page_url = following
+    logger.warning(
+        "githost.paging_capped",
+        extra={"host": http.host.name, "what": what, "pages": max_pages},
+    )
+
+
+def _linked_values(
+    response: httpx.Response, host: HostIdentity, what: str, key: str | None
+) -> list[Any]:
+    """Return the items of one page: the body itself, or its ``key`` list."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if key is not None and isinstance(body, dict):
+        body = body.get(key)
+    if not isinstance(body, list):
+        raise GitHostError(
+            f"{host.name} answered {what} with a body that is not a list."
+        )
+    return body
+
+
+def _next_page(
+    http: HostHttp, response: httpx.Response, url: str, first: dict[str, str]
+) -> tuple[str | None, dict[str, str] | None]:
+    """Return the address and query of the next page, or None after the last.
+
+    A Link is followed as it is: its query must not be replaced (httpx drops
+    a URL's own query when ``params`` are given, even empty ones).
+    """
+    link = response.links.get("next", {}).get("url")
+    if link:
+        target = httpx.URL(link)
+        base = http.client.base_url
+        if (target.scheme, target.host, target.port) != (
+            base.scheme,
+            base.host,
+            base.port,
+        ):
+            logger.warning(
+                "githost.foreign_next_page",
+                extra={"host": http.host.name, "next_host": target.host},
+            )
+            return None, None
+        return link, None
+    page = response.headers.get("x-next-page", "").strip()
+    if page.isdigit():
+        return url, {**first, "page": page}
+    return None, None

@@ -11,6 +11,8 @@ from ai_code_reviewer.api.jobs.pipeline import Pipeline, Services
 from ai_code_reviewer.api.jobs.worker import Worker
 from ai_code_reviewer.githost.base import GitHost
 from ai_code_reviewer.githost.bitbucket import build_bitbucket_client
+from ai_code_reviewer.githost.github import build_github_client
+from ai_code_reviewer.githost.gitlab import build_gitlab_client
 from ai_code_reviewer.llm.factory import build_reviewer
 from ai_code_reviewer.notify.factory import build_notifier
 from ai_code_reviewer.settings import Settings
@@ -38,8 +40,14 @@ def build_services(settings: Settings) -> Services:
 def build_githosts(settings: Settings) -> dict[str, GitHost]:
     """Return a client for each Git host the settings configure, by host name."""
     hosts: dict[str, GitHost] = {}
-    if (bitbucket := build_bitbucket_client(settings)) is not None:
-        hosts["bitbucket"] = bitbucket
+    builders = {
+        "bitbucket": build_bitbucket_client,
+        "github": build_github_client,
+        "gitlab": build_gitlab_client,
+    }
+    for name, build in builders.items():
+        if (client := build(settings)) is not None:
+            hosts[name] = client
     return hosts
 
 
@@ -68,5 +76,6 @@ def build_worker(
         services or build_services(settings),
         chosen_clock,
         daily_token_budget=settings.llm_daily_token_budget,
+        max_commits_per_push=settings.max_commits_per_push,
     )
     return Worker(database, pipeline, settings, clock=chosen_clock)
