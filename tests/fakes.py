@@ -47,12 +47,14 @@ class FakeReviewer:
     script: list[BaseException | None] = field(default_factory=list)
     delay: float = 0.0
     calls: int = 0
+    titles: list[str | None] = field(default_factory=list)
     provider: str = "fake"
     model: str = "fake-1"
 
-    async def review(self, diff: Diff) -> ReviewResult:
+    async def review(self, diff: Diff, *, title: str | None = None) -> ReviewResult:
         """Return one finding on the first added line, after the scripted delay."""
         self.calls += 1
+        self.titles.append(title)
         if self.delay:
             await asyncio.sleep(self.delay)
         if (failure := next_failure(self.script)) is not None:

@@ -84,7 +84,8 @@ def review(
     else:
         change = read_local_change(repo or Path.cwd(), revision, staged=staged)
     settings = load_settings()
-    result = asyncio.run(_run(settings_reviewer(settings, change.sources), change.diff))
+    reviewer = settings_reviewer(settings, change.sources)
+    result = asyncio.run(_run(reviewer, change.diff, change.title))
     click.echo(render(result, change.title, output_format), nl=False)
     if fail_on is not None and fails(result, fail_on):
         ctx.exit(1)
@@ -136,10 +137,10 @@ def settings_reviewer(settings: Settings, sources: SourceReader | None) -> Revie
     return build_reviewer(settings, sources=sources)
 
 
-async def _run(reviewer: Reviewer, diff: Diff) -> ReviewResult:
+async def _run(reviewer: Reviewer, diff: Diff, title: str) -> ReviewResult:
     """Review ``diff``, then close the reviewer's connections if it has any."""
     try:
-        return await reviewer.review(diff)
+        return await reviewer.review(diff, title=title)
     finally:
         close = getattr(reviewer, "aclose", None)
         if close is not None:

@@ -28,8 +28,8 @@ class Reviewer(Protocol):
     provider: str
     model: str
 
-    async def review(self, diff: Diff) -> ReviewResult:
-        """Return the review of ``diff``.
+    async def review(self, diff: Diff, *, title: str | None = None) -> ReviewResult:
+        """Return the review of ``diff``; ``title`` is the commit's or PR's.
 
         Raises:
             LLMError: the model failed for good.

@@ -222,8 +222,11 @@ class BuiltinReviewer:
     def __init__(self, sources: SourceReader | None = None) -> None:
         self.sources = sources
 
-    async def review(self, diff: Diff) -> ReviewResult:
-        """Return the findings of the rules and ruff on the added lines of ``diff``."""
+    async def review(self, diff: Diff, *, title: str | None = None) -> ReviewResult:
+        """Return the findings of the rules and ruff on the added lines of ``diff``.
+
+        The rules look at code only, so ``title`` is not used.
+        """
         # A large diff takes seconds of CPU; a thread keeps the event loop answering.
         return await asyncio.to_thread(self.review_now, diff)
 

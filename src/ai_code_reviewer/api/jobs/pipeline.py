@@ -102,7 +102,9 @@ class Pipeline:
             started = time.perf_counter()
             change = await self._stage(job, "fetch_diff", self.fetch, job)
             diff = await self._stage(job, "prepare_diff", self.prepare, change)
-            result = await self._stage(job, "llm_review", self.review, job, diff)
+            result = await self._stage(
+                job, "llm_review", self.review, job, diff, change.title
+            )
             elapsed_ms = int((time.perf_counter() - started) * 1000)
             review_id = await self._stage(
                 job, "store", self.store, job, change, result, elapsed_ms
@@ -191,14 +193,16 @@ class Pipeline:
         """Parse the change's unified diff."""
         return parse_unified_diff(change.diff)
 
-    async def review(self, job: queue.ClaimedJob, diff: Diff) -> ReviewResult:
+    async def review(
+        self, job: queue.ClaimedJob, diff: Diff, title: str | None = None
+    ) -> ReviewResult:
         """Review the diff, unless the project spent its model tokens for the day."""
         project_key = str(job.payload["project_key"])
         now = self.clock.now()
         await check_token_budget(
             self.database, project_key, self.daily_token_budget, now
         )
-        result = await self.services.reviewer.review(diff)
+        result = await self.services.reviewer.review(diff, title=title)
         count_usage(result)
         return result
 
