@@ -358,6 +358,8 @@ class FakeBitbucketServer:
             (INSIGHTS + "/annotations", self._annotations, ["GET", "POST"]),
         ]
         routes = [Route(p, self._endpoint(h), methods=m) for p, h, m in table]
+        properties = "/rest/api/1.0/application-properties"
+        routes.append(Route(properties, self._properties, methods=["GET"]))
         legacy = "/rest/build-status/1.0/commits/{cid}"
         routes.append(Route(legacy, self._legacy_build, methods=["POST"]))
         routes.append(Route("/{rest:path}", self._unknown, methods=ALL_METHODS))
@@ -380,6 +382,14 @@ class FakeBitbucketServer:
                 return envelope(exc.status, exc.message, exc.exception)
 
         return endpoint
+
+    async def _properties(self, request: Request) -> Response:
+        """Answer the server's version, as /application-properties does."""
+        refusal = await self._before(request)
+        if refusal is not None:
+            return refusal
+        version = {"version": "9.2.0", "buildNumber": "9002000"}
+        return JSONResponse({**version, "displayName": "Bitbucket"})
 
     async def _before(self, request: Request) -> Response | None:
         """Record the request, then answer a scripted failure or a bad token."""

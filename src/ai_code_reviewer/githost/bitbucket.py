@@ -181,6 +181,17 @@ class BitbucketClient:
         answer = await self.http.json("GET", f"{url}/diff", what=what, params=params)
         return _unified(answer, what)
 
+    async def check(self) -> str:
+        """Return Bitbucket's version, proving that the URL and the token work.
+
+        Bitbucket answers 401 to a wrong token on any endpoint, even on this
+        one, which it otherwise serves to anonymous users too.
+        """
+        url = f"{self.base_url}/rest/api/1.0/application-properties"
+        data = await self.http.json("GET", url, what="Bitbucket's version")
+        version = data.get("version") if isinstance(data, dict) else None
+        return f"Bitbucket {version or 'of unknown version'} accepted the token"
+
     async def default_branch(self, project: str, repo: str) -> Branch:
         """Return the repository's default branch and the commit it points at.
 

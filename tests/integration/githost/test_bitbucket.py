@@ -252,6 +252,29 @@ async def test_paging_stops_at_the_page_cap(
     assert pages[0].last is False
 
 
+# The health check
+
+
+async def test_check_names_the_version_when_the_token_works(
+    client: BitbucketClient, bitbucket: FakeBitbucketServer
+) -> None:
+    """check() reads the server's version with the token, for the health check."""
+    answer = await client.check()
+
+    assert answer == "Bitbucket 9.2.0 accepted the token"
+    [request] = bitbucket.sent("GET", "/rest/api/1.0/application-properties")
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+
+
+async def test_check_fails_on_a_wrong_token(bitbucket: FakeBitbucketServer) -> None:
+    """check() raises the token's refusal, so the health check reports it."""
+    client = make_client(bitbucket.base_url, bitbucket_token="BBDC-wrong-1")
+
+    with pytest.raises(GitHostError, match="refused the token"):
+        await client.check()
+    await client.aclose()
+
+
 # Errors
 
 
