@@ -5,8 +5,12 @@ One :class:`FakeModelServer` serves one protocol: OpenAI chat completions
 chat. It answers from a script, one item per request: an :class:`Answer`, raw
 :class:`Text` (invalid or cut-off JSON), a :class:`Slow` reply or an HTTP
 :class:`Failure`; past the end of the script it gives a default valid answer.
-Every request is recorded (path, query, headers, JSON body) for the tests to
-check what the clients sent. The server is a Starlette app run by uvicorn in a
+The read-only endpoints that health checks use (OpenAI's and Azure's model
+list, Anthropic's model lookup, Ollama's tags and version) answer from
+``models`` and take their reply from the same script, whose Answer or Text
+items then mean "answer normally". Every request is recorded (path, query,
+headers, JSON body; ``{}`` for a GET) for the tests to check what the clients
+sent. The server is a Starlette app run by uvicorn in a
 background thread, on a free port of 127.0.0.1.
 """
 
@@ -146,6 +150,7 @@ class FakeModelServer:
         self.protocol = protocol
         self.script: list[Reply] = []
         self.requests: list[Recorded] = []
+        self.models: list[str] = ["test-model"]
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         host, port = self._socket.getsockname()
@@ -193,11 +198,42 @@ class FakeModelServer:
             "ollama": ["/api/chat"],
         }[self.protocol]
         routes = [Route(path, self._handle, methods=["POST"]) for path in paths]
+        routes += [
+            Route(path, self._handle_get, methods=["GET"])
+            for path in _READ_PATHS[self.protocol]
+        ]
         return Starlette(routes=routes)
 
     async def _handle(self, request: Request) -> JSONResponse:
         """Record the request and answer with the next item of the script."""
         body = await request.json()
+        reply, headers = await self._next_reply(request, body)
+        if isinstance(reply, Failure):
+            return self._failure(reply, _key(headers))
+        return JSONResponse(_RENDERERS[self.protocol](reply, body))
+
+    async def _handle_get(self, request: Request) -> JSONResponse:
+        """Record a read-only request; answer from ``models`` or the script."""
+        reply, headers = await self._next_reply(request, {})
+        if isinstance(reply, Failure):
+            return self._failure(reply, _key(headers))
+        path = request.url.path
+        if path.endswith("/version"):
+            return JSONResponse({"version": "0.6.2"})
+        if path.endswith("/tags"):
+            return JSONResponse({"models": [_ollama_tag(n) for n in self.models]})
+        name = request.path_params.get("model_id")
+        if name is None:
+            return JSONResponse(_model_list(self.protocol, self.models))
+        if name not in self.models:
+            missing = Failure(404, f"model: {name}", code="not_found_error")
+            return self._failure(missing, "")
+        return JSONResponse(_anthropic_model(name))
+
+    async def _next_reply(
+        self, request: Request, body: dict[str, Any]
+    ) -> tuple[Answer | Text | Failure, dict[str, str]]:
+        """Record the request; return the script's next reply, after any delay."""
         headers = {name.lower(): value for name, value in request.headers.items()}
         self.requests.append(
             Recorded(request.url.path, dict(request.query_params), headers, body)
@@ -206,9 +242,7 @@ class FakeModelServer:
         if isinstance(reply, Slow):
             await asyncio.sleep(reply.seconds)
             reply = reply.then
-        if isinstance(reply, Failure):
-            return self._failure(reply, _key(headers))
-        return JSONResponse(_RENDERERS[self.protocol](reply, body))
+        return reply, headers
 
     def _failure(self, failure: Failure, key: str) -> JSONResponse:
         """Answer an error in the protocol's own error envelope."""
@@ -320,3 +354,46 @@ def _ollama(reply: Answer | Text, body: dict[str, Any]) -> dict[str, Any]:
 
 
 _RENDERERS = {"openai": _openai, "anthropic": _anthropic, "ollama": _ollama}
+# The read-only endpoints of each protocol: OpenAI's and Azure's model list,
+# Anthropic's model list and lookup, Ollama's pulled models and version.
+_READ_PATHS: dict[Protocol, list[str]] = {
+    "openai": ["/v1/models", "/openai/models"],
+    "anthropic": ["/v1/models", "/v1/models/{model_id}"],
+    "ollama": ["/api/tags", "/api/version"],
+}
+
+
+def _model_list(protocol: Protocol, names: list[str]) -> dict[str, Any]:
+    """Render an OpenAI (and Azure) or Anthropic list of models."""
+    if protocol == "anthropic":
+        data = [_anthropic_model(name) for name in names]
+        first, last = (names[0], names[-1]) if names else (None, None)
+        return {"data": data, "has_more": False, "first_id": first, "last_id": last}
+    models = [
+        {"id": name, "object": "model", "created": 0, "owned_by": "fake"}
+        for name in names
+    ]
+    return {"object": "list", "data": models}
+
+
+def _anthropic_model(name: str) -> dict[str, Any]:
+    """Render one Anthropic model object."""
+    return {
+        "type": "model",
+        "id": name,
+        "display_name": name.title(),
+        "created_at": "2025-01-07T12:00:00Z",
+    }
+
+
+def _ollama_tag(name: str) -> dict[str, Any]:
+    """Render one model of Ollama's /api/tags, named with its tag as Ollama does."""
+    full = name if ":" in name else f"{name}:latest"
+    return {
+        "name": full,
+        "model": full,
+        "modified_at": "2025-01-07T12:00:00Z",
+        "size": 9_000_000_000,
+        "digest": "0" * 64,
+        "details": {"format": "gguf", "parameter_size": "14.8B"},
+    }

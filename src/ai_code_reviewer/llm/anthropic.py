@@ -3,6 +3,9 @@
 The Messages API has no JSON mode; a tool whose ``input_schema`` is the answer
 schema, named in ``tool_choice``, makes the model answer with that object.
 The SDK does not take a temperature, so none is sent.
+
+:meth:`AnthropicClient.check` asks ``GET /v1/models/{model}``, which proves the
+key and the model (or its alias) in one request, with no paging of the list.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from anthropic import (
 from anthropic.types import Message as AnthropicMessage
 from anthropic.types import MessageParam, ToolParam
 
+from ai_code_reviewer.errors import ReviewerError
 from ai_code_reviewer.llm.answer import answer_schema
 from ai_code_reviewer.llm.base import ModelAnswer, ModelPrompt
 from ai_code_reviewer.llm.calls import (
@@ -67,6 +71,24 @@ class AnthropicClient:
         """Return the validated answer to ``prompt``, repaired once if needed."""
         return await answer_prompt(self._send, prompt, self.provider, self.model)
 
+    async def check(self) -> str:
+        """Say whether the API answers and knows the model, spending no tokens.
+
+        Raises:
+            LLMError: the key was refused, or the API does not know the model.
+            TransientError: the API is down, slow, or failing.
+        """
+        try:
+            info = await self._sdk.models.retrieve(self.model)
+        except APIStatusError as exc:
+            raise self._status_error(exc) from None
+        except APITimeoutError as exc:
+            raise timeout_error(self._timeout) from exc
+        except APIConnectionError as exc:
+            raise connection_error(exc) from exc
+        alias = "" if info.id == self.model else f", an alias of {info.id}"
+        return f"reachable, model {self.model} present{alias}"
+
     async def aclose(self) -> None:
         """Close the SDK's HTTP client."""
         await self._sdk.close()
@@ -85,18 +107,22 @@ class AnthropicClient:
                 tool_choice={"type": "tool", "name": TOOL_NAME},
             )
         except APIStatusError as exc:
-            raise status_error(
-                exc.status_code,
-                exc.response.text,
-                exc.response.headers,
-                model=self.model,
-                secret=self._sdk.api_key,
-            ) from None
+            raise self._status_error(exc) from None
         except APITimeoutError as exc:
             raise timeout_error(self._timeout) from exc
         except APIConnectionError as exc:
             raise connection_error(exc) from exc
         return _reply(message)
+
+    def _status_error(self, exc: APIStatusError) -> ReviewerError:
+        """Map an HTTP error of the API to the project's error."""
+        return status_error(
+            exc.status_code,
+            exc.response.text,
+            exc.response.headers,
+            model=self.model,
+            secret=self._sdk.api_key,
+        )
 
 
 def _tool() -> ToolParam:

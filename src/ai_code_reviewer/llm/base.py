@@ -89,6 +89,15 @@ class ModelClient(Protocol):
         """
         ...
 
+    async def check(self) -> str:
+        """Say whether the server answers and knows the model, spending no tokens.
+
+        Raises:
+            LLMError: the key was refused, or the server lacks the model.
+            TransientError: the server is down, slow or failing.
+        """
+        ...
+
     async def aclose(self) -> None:
         """Close the client's connections."""
         ...

@@ -14,7 +14,7 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -38,6 +38,8 @@ from ai_code_reviewer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# How many of a server's model names a failed check quotes.
+LISTED_NAMES = 5
 # Server messages are quoted in errors, which land in failure logs and emails.
 MESSAGE_LIMIT = 300
 # How vendors and the common servers word a prompt that does not fit: OpenAI and
@@ -198,6 +200,46 @@ def status_error(
     if status in (400, 413) and says_too_long(body):
         return ContextTooLong(f"the prompt does not fit {model}'s context: {message}")
     return LLMError(f"the model server refused the request (HTTP {status}): {message}")
+
+
+def check_error(
+    status: int,
+    body: str,
+    headers: Mapping[str, str],
+    *,
+    path: str,
+    model: str,
+    secret: str | None,
+) -> ReviewerError:
+    """Return the project's error for an HTTP error answer to a check's ``path``.
+
+    A 404 there means the server has no such endpoint, not that it lacks the
+    model; any other status is mapped as a model call's would be.
+    """
+    if status == 404:
+        message = server_message(body, secret)
+        return LLMError(
+            f"the model server has no {path} endpoint (HTTP 404): {message}"
+        )
+    return status_error(status, body, headers, model=model, secret=secret)
+
+
+def model_listed(model: str, names: Iterable[str], *, hint: str = "") -> str:
+    """Say that the server answered and lists ``model``; raise LLMError if it does not.
+
+    ``hint`` is added to the error, to say how to make the model available.
+    """
+    listed = list(dict.fromkeys(names))
+    if model in listed:
+        return f"reachable, model {model} present"
+    shown = ", ".join(listed[:LISTED_NAMES]) or "none"
+    more = (
+        f" and {len(listed) - LISTED_NAMES} more" if len(listed) > LISTED_NAMES else ""
+    )
+    raise LLMError(
+        f"the model server answered but has no model {model!r} "
+        f"(it lists {shown}{more}){hint}"
+    )
 
 
 def says_too_long(body: str) -> bool:

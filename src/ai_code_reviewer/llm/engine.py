@@ -132,6 +132,19 @@ class ModelReviewer:
         _log_finished(diff, result, len(run.answers), started)
         return result
 
+    async def check(self) -> str:
+        """Check the first model's server, spending no tokens; name every model.
+
+        Fallback models are not checked: they matter only once the first fails.
+
+        Raises:
+            LLMError: the key was refused, or the server lacks the model.
+            TransientError: the server is down, slow, or failing.
+        """
+        detail = await self.clients[0].check()
+        names = ", ".join(client.model for client in self.clients)
+        return f"{detail}; models in order: {names}"
+
     async def aclose(self) -> None:
         """Close every client's connections."""
         for client in self.clients:

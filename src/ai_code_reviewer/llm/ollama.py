@@ -4,6 +4,9 @@
 (Ollama's structured outputs); ``num_ctx`` is set on every call because
 Ollama's default window is far smaller than most prompts and it would cut the
 prompt silently. See https://github.com/ollama/ollama/blob/main/docs/api.md.
+
+:meth:`OllamaClient.check` lists the pulled models (``GET /api/tags``), so
+that a model that was never pulled fails the health check, not the first review.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from ai_code_reviewer.llm.calls import (
     Reply,
     answer_prompt,
     api_key,
+    check_error,
     connection_error,
+    model_listed,
     status_error,
     timeout_error,
     tls_verify,
@@ -30,6 +35,8 @@ from ai_code_reviewer.review.model import Usage
 from ai_code_reviewer.settings import Settings
 
 OLLAMA_URL = "http://127.0.0.1:11434"
+# Ollama reads a model name without a tag as the tag "latest".
+DEFAULT_TAG = ":latest"
 
 
 class OllamaClient:
@@ -61,6 +68,31 @@ class OllamaClient:
     async def complete(self, prompt: ModelPrompt) -> ModelAnswer:
         """Return the validated answer to ``prompt``, repaired once if needed."""
         return await answer_prompt(self._send, prompt, self.provider, self.model)
+
+    async def check(self) -> str:
+        """Say whether the server answers and has pulled the model.
+
+        Raises:
+            LLMError: the key was refused, or the model is not pulled.
+            TransientError: the server is down, slow, or failing.
+        """
+        try:
+            response = await self._http.get("/api/tags")
+        except httpx.TimeoutException as exc:
+            raise timeout_error(_seconds(self._http.timeout)) from exc
+        except httpx.TransportError as exc:
+            raise connection_error(exc) from exc
+        if response.is_error:
+            raise check_error(
+                response.status_code,
+                response.text,
+                response.headers,
+                path="/api/tags",
+                model=self.model,
+                secret=self._secret,
+            )
+        hint = f"; run `ollama pull {self.model}` on the server"
+        return model_listed(_bare(self.model), _pulled(response), hint=hint)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -121,6 +153,24 @@ def _reply(response: httpx.Response) -> Reply:
     usage = Usage(_count(data.get("prompt_eval_count")), _count(data.get("eval_count")))
     truncated = data.get("done_reason") == "length"
     return Reply(content if isinstance(content, str) else "", usage, truncated)
+
+
+def _pulled(response: httpx.Response) -> list[str]:
+    """Return the names of the models an /api/tags answer lists, tags bared."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise LLMError("the Ollama server's model list is not JSON") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list):
+        raise LLMError("the Ollama server's model list has no models")
+    names = [item.get("name") for item in models if isinstance(item, dict)]
+    return [_bare(name) for name in names if isinstance(name, str)]
+
+
+def _bare(name: str) -> str:
+    """Return a model name without its default tag, as Ollama matches names."""
+    return name.removesuffix(DEFAULT_TAG)
 
 
 def _count(value: object) -> int:

@@ -4,6 +4,11 @@ The answer is asked for as structured output (``response_format`` of type
 ``json_schema``, strict). Servers that refuse it with a 400 are asked again
 with ``json_object``, then with plain text; what worked is kept for the
 client's later calls, so the refusal costs one request per client, not per call.
+
+:meth:`OpenAIClient.check` spends no tokens: it lists the server's models
+(``GET /models``). On Azure that list holds the models the resource may deploy,
+not its deployments, so there it proves the endpoint, the API version and the
+key, while the deployment itself is proven only by a review.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from ai_code_reviewer.llm.calls import (
     Reply,
     answer_prompt,
     api_key,
+    check_error,
     connection_error,
+    model_listed,
     status_error,
     timeout_error,
     tls_verify,
@@ -93,6 +100,35 @@ class OpenAIClient:
     async def complete(self, prompt: ModelPrompt) -> ModelAnswer:
         """Return the validated answer to ``prompt``, repaired once if needed."""
         return await answer_prompt(self._send, prompt, self.provider, self.model)
+
+    async def check(self) -> str:
+        """Say whether the server answers and has the model, spending no tokens.
+
+        Raises:
+            LLMError: the key was refused, or the server lacks the model.
+            TransientError: the server is down, slow, or failing.
+        """
+        try:
+            names = [model.id async for model in self._sdk.models.list()]
+        except APIStatusError as exc:
+            raise check_error(
+                exc.status_code,
+                exc.response.text,
+                exc.response.headers,
+                path="/models",
+                model=self.model,
+                secret=self._sdk.api_key or None,
+            ) from None
+        except APITimeoutError as exc:
+            raise timeout_error(self._timeout) from exc
+        except APIConnectionError as exc:
+            raise connection_error(exc) from exc
+        if self.provider == "azure":
+            return (
+                f"reachable, API key accepted ({len(names)} models offered); "
+                f"the deployment {self.model} is not checked"
+            )
+        return model_listed(self.model, names)
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP client."""

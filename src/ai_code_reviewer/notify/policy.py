@@ -61,6 +61,14 @@ class PolicyNotifier:
         chosen = dataclasses.replace(message, recipients=choice.to, cc=choice.cc)
         return await self.transport.deliver(chosen)
 
+    async def check(self) -> str:
+        """Check the transport's server with its own check, when it has one."""
+        # Notifier does not declare check(); the SMTP transport has one.
+        check = getattr(self.transport, "check", None)
+        if check is None:
+            return f"{type(self.transport).__name__} has nothing to check"
+        return str(await check())
+
 
 async def read_opt_outs(path: Path | None) -> frozenset[str]:
     """Return the opted-out addresses (lower case) of the file at ``path``."""

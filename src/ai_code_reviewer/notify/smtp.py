@@ -10,6 +10,10 @@ a refused or dropped connection and a timeout may pass and are raised as
 TransientError; a 5xx reply, a failed TLS handshake or certificate check, a
 server without STARTTLS when it is required, or AUTH refused are raised as
 EmailError, which fails the job at once.
+
+:meth:`SmtpNotifier.check` walks the same road without sending: connect,
+EHLO, STARTTLS and AUTH as configured, NOOP and QUIT; its errors are sorted
+the same way.
 """
 
 from __future__ import annotations
@@ -112,12 +116,64 @@ class SmtpNotifier:
         )
         return Delivery("sent", accepted, describe_reply(reply, refused))
 
+    async def check(self) -> str:
+        """Say whether the server takes EHLO, STARTTLS and AUTH as configured.
+
+        No message is sent.
+
+        Raises:
+            TransientError: a 4xx reply, a connection problem or a timeout.
+            EmailError: a 5xx reply, or TLS or AUTH that cannot be done.
+        """
+        client = self._client()
+        try:
+            done = await self._greet(client)
+            await client.noop()
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, ValueError) as error:
+            raise as_reviewer_error(error, self.config.server) from error
+        finally:
+            client.close()
+        passed = " and ".join(done)
+        return f"{self.config.server} answered" + (f", {passed} ok" if done else "")
+
+    def _client(self) -> aiosmtplib.SMTP:
+        """Return an unconnected client; STARTTLS and AUTH are left to the caller."""
+        config = self.config
+        return aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            timeout=config.timeout,
+            use_tls=config.security == "tls",
+            start_tls=False,
+            tls_context=self._tls_context(),
+        )
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """Return the configured TLS context, the system's by default; none in clear."""
+        if self.config.security == "none":
+            return None
+        return self.config.tls_context or make_tls_context()
+
+    async def _greet(self, client: aiosmtplib.SMTP) -> list[str]:
+        """Connect and say EHLO, then STARTTLS and AUTH as configured; name them."""
+        config = self.config
+        done = ["TLS"] if config.security == "tls" else []
+        await client.connect()
+        await client.ehlo()
+        if config.security == "starttls":
+            await client.starttls()
+            done.append("STARTTLS")
+        if config.username:
+            await client.login(config.username, config.password or "")
+            done.append("AUTH")
+        return done
+
     async def _send(
         self, email: EmailMessage, envelope: Sequence[str]
     ) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
         """Hand ``email`` to the server, in the configured security mode."""
         config = self.config
-        secure = config.security != "none"
         return await aiosmtplib.send(
             email,
             sender=bare_address(self.options.sender),
@@ -129,7 +185,7 @@ class SmtpNotifier:
             timeout=config.timeout,
             use_tls=config.security == "tls",
             start_tls=config.security == "starttls",
-            tls_context=(config.tls_context or make_tls_context()) if secure else None,
+            tls_context=self._tls_context(),
         )
 
 

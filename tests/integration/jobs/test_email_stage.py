@@ -48,7 +48,7 @@ class HostileReviewer:
     provider: str = "fake"
     model: str = "fake-1"
 
-    async def review(self, diff: Diff) -> ReviewResult:
+    async def review(self, diff: Diff, *, title: str | None = None) -> ReviewResult:
         """Return one finding whose every text field is hostile."""
         path = diff.files[0].path
         finding = Finding(

@@ -87,6 +87,10 @@ class FakeModelClient:
             read.summary, read.findings, usage, self.model, read.rejected
         )
 
+    async def check(self) -> str:
+        """Answer as a server that knows the model."""
+        return f"fake server has {self.model}"
+
     async def aclose(self) -> None:
         """Remember that the client was closed."""
         self.closed = True

@@ -19,6 +19,7 @@ from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.db.migrations import head_revision
 from ai_code_reviewer.api.deps import AdminDep, DatabaseDep, SettingsDep
 from ai_code_reviewer.review.redact import redact
+from ai_code_reviewer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ async def health_detailed(
         "database": lambda: check_database(database),
         **githost_probes(getattr(request.app.state, "githosts", {})),
         "model": lambda: check_model(getattr(request.app.state, "reviewer", None)),
-        "email": lambda: check_outbox(settings.email_outbox_dir),
+        "email": email_probe(request.app.state, settings),
         "worker": lambda: check_worker(getattr(request.app.state, "worker_task", None)),
     }
     timeout = settings.health_check_timeout
@@ -158,6 +159,18 @@ async def check_model(reviewer: Any) -> tuple[str, str]:
         return OK, f"{name}: offline, always available"
     status, detail = await _probe_of(reviewer)()
     return status, f"{name}: {detail}"
+
+
+def email_probe(state: Any, settings: Settings) -> Probe:
+    """Make the email probe: the notifier's check with SMTP_HOST, else the outbox's."""
+    if not settings.smtp_host:
+        return lambda: check_outbox(settings.email_outbox_dir)
+    services = getattr(state, "services", None)
+    if services is None:
+        return lambda: _answer(
+            NOT_CONFIGURED, "no notifier: the service sends no email"
+        )
+    return _probe_of(services.notifier)
 
 
 async def check_outbox(outbox: Path) -> tuple[str, str]:
