@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -38,16 +37,14 @@ from ai_code_reviewer.errors import (
     RateLimited,
     TransientError,
 )
+from ai_code_reviewer.quoting import quote_message
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = f"ai-code-reviewer/{__version__}"
-# Server messages are quoted in errors, which land in failure logs and emails.
-MESSAGE_LIMIT = 300
 # Pages read of one list at most; a longer list is cut and the caller told so.
 MAX_PAGES = 50
 PAGE_LIMIT = 100
-_SPACES = re.compile(r"\s+")
 
 
 class HostStatusError(GitHostError):
@@ -123,13 +120,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 def server_message(body: str, secret: str | None = None) -> str:
     """Return the readable message of an error body, on one line, trimmed."""
-    message = _envelope_message(body) or body
-    if secret:
-        message = message.replace(secret, "[redacted]")
-    message = _SPACES.sub(" ", message).strip() or "no message"
-    if len(message) > MESSAGE_LIMIT:
-        message = message[: MESSAGE_LIMIT - 1] + "…"
-    return message
+    return quote_message(_envelope_message(body) or body, secret)
 
 
 def _envelope_message(body: str) -> str | None:

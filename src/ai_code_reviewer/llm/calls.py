@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -33,6 +32,7 @@ from ai_code_reviewer.llm.answer import (
     repair_request,
 )
 from ai_code_reviewer.llm.base import ModelAnswer, ModelPrompt
+from ai_code_reviewer.quoting import quote_message
 from ai_code_reviewer.review.model import Usage
 from ai_code_reviewer.settings import Settings
 
@@ -40,8 +40,6 @@ logger = logging.getLogger(__name__)
 
 # How many of a server's model names a failed check quotes.
 LISTED_NAMES = 5
-# Server messages are quoted in errors, which land in failure logs and emails.
-MESSAGE_LIMIT = 300
 # How vendors and the common servers word a prompt that does not fit: OpenAI and
 # vLLM ("maximum context length", code context_length_exceeded), Anthropic
 # ("prompt is too long"), llama.cpp ("exceeds the available context size").
@@ -53,7 +51,6 @@ CONTEXT_MARKERS = (
     "context window",
     "too many tokens",
 )
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -250,13 +247,7 @@ def says_too_long(body: str) -> bool:
 
 def server_message(body: str, secret: str | None = None) -> str:
     """Return the readable message of an error body, one line, at most 300 chars."""
-    message = _json_message(body) or body
-    if secret:
-        message = message.replace(secret, "[redacted]")
-    message = _SPACES.sub(" ", message).strip() or "no message"
-    if len(message) > MESSAGE_LIMIT:
-        message = message[: MESSAGE_LIMIT - 1] + "…"
-    return message
+    return quote_message(_json_message(body) or body, secret)
 
 
 def _json_message(body: str) -> str | None:
