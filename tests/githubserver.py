@@ -14,7 +14,8 @@ shapes (REST API 2022-11-28): JSON by default, the unified diff to
 ``page`` and a ``Link`` header (pages hold at most ``page_size`` items, so
 that lists take several pages); ``{"message", "documentation_url"}`` errors:
 401 for a wrong token, 404 for anything unknown, 422 for a comment without
-a body.
+a body. :func:`push_event` and :func:`pull_request_event` build the webhook
+bodies GitHub sends for what the fake holds.
 """
 
 from __future__ import annotations
@@ -284,6 +285,7 @@ class FakeGitHubRepo:
     branches: dict[str, str] = field(default_factory=dict)
     commits: dict[str, FakeGitHubCommit] = field(default_factory=dict)
     pulls: dict[int, FakeGitHubPull] = field(default_factory=dict)
+    id: int = field(default_factory=lambda: next(_NUMBERS))
 
     def add_commit(
         self,
@@ -521,6 +523,71 @@ def _known_pull(repo: FakeGitHubRepo, number: int) -> FakeGitHubPull:
     if number not in repo.pulls:
         raise Refusal(404, "Not Found")
     return repo.pulls[number]
+
+
+ZERO_SHA = "0" * 40
+
+
+def repository_json(repo: FakeGitHubRepo) -> dict[str, Any]:
+    """Return the repository as a webhook body holds it."""
+    return {
+        "id": repo.id,
+        "name": repo.name,
+        "full_name": f"{repo.owner}/{repo.name}",
+        "owner": {"login": repo.owner, "name": repo.owner, "type": "Organization"},
+        "default_branch": repo.default_branch,
+    }
+
+
+def push_event(
+    repo: FakeGitHubRepo, branch: str, before: str, after: str
+) -> dict[str, Any]:
+    """Return the ``push`` body of ``branch`` moved from ``before`` to ``after``.
+
+    ``commits`` lists what the push added (for a new branch, what is not on
+    the default branch), oldest first, merges included, as GitHub does.
+    """
+    base = repo.default_branch if before == ZERO_SHA else before
+    added = repo.between(base, after)
+    commits = [
+        {
+            "id": c.sha,
+            "distinct": True,
+            "message": c.message,
+            "author": {"name": c.author.name, "email": c.author.email},
+        }
+        for c in added
+    ]
+    return {
+        "ref": f"refs/heads/{branch}",
+        "before": before,
+        "after": after,
+        "created": before == ZERO_SHA,
+        "deleted": False,
+        "forced": False,
+        "commits": commits,
+        "head_commit": commits[-1] if commits else None,
+        "repository": repository_json(repo),
+        "pusher": {"name": "octo", "email": "octo@example.com"},
+    }
+
+
+def pull_request_event(
+    server: FakeGitHubServer,
+    repo: FakeGitHubRepo,
+    pull: FakeGitHubPull,
+    action: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Return a ``pull_request`` body holding the pull request as it is now."""
+    return {
+        "action": action,
+        "number": pull.number,
+        "pull_request": server.pull_json(repo, pull),
+        "repository": repository_json(repo),
+        "sender": pull.author.brief(),
+        **extra,
+    }
 
 
 @contextlib.contextmanager

@@ -9,7 +9,9 @@ GitLab); diffs as JSON lists of files (``diff``, ``old_path``, ``new_path``,
 ``page``/``per_page`` and the ``X-Next-Page``, ``X-Page``, ``X-Total`` and
 ``Link`` headers; ``{"message": "404 ... Not Found"}`` errors and 401 for a
 wrong ``PRIVATE-TOKEN``. ``legacy`` True answers as GitLab before 15.7, which
-had no ``merge_requests/{iid}/diffs``.
+had no ``merge_requests/{iid}/diffs``. :func:`push_hook` and
+:func:`merge_request_hook` build the webhook bodies GitLab sends for what the
+fake holds.
 """
 
 from __future__ import annotations
@@ -410,6 +412,86 @@ def _file_diff(block: str) -> dict[str, Any]:
         "deleted_file": file.status == "deleted",
         "renamed_file": file.status == "renamed",
         "generated_file": False,
+    }
+
+
+ZERO_SHA = "0" * 40
+PUSH_LISTED = 20
+
+
+def project_json(server: FakeGitLabServer, project: FakeProject) -> dict[str, Any]:
+    """Return the project as a webhook body holds it."""
+    return {
+        "id": project.id,
+        "name": project.path,
+        "namespace": project.namespace,
+        "path_with_namespace": project.full_path,
+        "default_branch": project.default_branch,
+        "web_url": server.web(project),
+    }
+
+
+def push_hook(
+    server: FakeGitLabServer,
+    project: FakeProject,
+    branch: str,
+    before: str,
+    after: str,
+) -> dict[str, Any]:
+    """Return the ``Push Hook`` body of ``branch`` moved from ``before`` to ``after``.
+
+    As GitLab does, ``commits`` holds at most the newest 20 of what the push
+    added (oldest first, merges included); ``total_commits_count`` counts all.
+    """
+    base = project.default_branch if before == ZERO_SHA else before
+    added = project.between(base, after)
+    commits = [
+        {
+            "id": c.id,
+            "message": c.message,
+            "title": c.message.split("\n", 1)[0],
+            "author": {"name": c.author_name, "email": c.author_email},
+        }
+        for c in added[-PUSH_LISTED:]
+    ]
+    return {
+        "object_kind": "push",
+        "event_name": "push",
+        "before": before,
+        "after": after,
+        "ref": f"refs/heads/{branch}",
+        "checkout_sha": after,
+        "user_username": ALICE.username,
+        "project_id": project.id,
+        "project": project_json(server, project),
+        "commits": commits,
+        "total_commits_count": len(added),
+    }
+
+
+def merge_request_hook(
+    server: FakeGitLabServer,
+    project: FakeProject,
+    merge_request: FakeMergeRequest,
+    action: str,
+    **attributes: Any,
+) -> dict[str, Any]:
+    """Return a ``Merge Request Hook`` body holding the merge request as it is now."""
+    head = project.branches[merge_request.source]
+    values: dict[str, Any] = {
+        **server.merge_request_json(project, merge_request),
+        "action": action,
+        "source_project_id": project.id,
+        "target_project_id": project.id,
+        "last_commit": {"id": head},
+        **attributes,
+    }
+    return {
+        "object_kind": "merge_request",
+        "event_type": "merge_request",
+        "user": merge_request.author.brief(),
+        "project": project_json(server, project),
+        "object_attributes": values,
     }
 
 

@@ -236,8 +236,8 @@ class Settings(BaseSettings):
         default=20,
         ge=1,
         le=1000,
-        description="Commits of one push reviewed one by one; the rest, older, "
-        "are reviewed together as one range.",
+        description="Commits of one push reviewed one by one, oldest first; the "
+        "later ones are reviewed together as one range.",
     )
     review_branches: str | None = Field(
         default=None,

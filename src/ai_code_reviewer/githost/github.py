@@ -188,8 +188,10 @@ class GitHubClient:
 
         ``since`` None or forty zeros (a new branch) means the commits not on
         the default branch. The compare endpoint lists them oldest first; at
-        most ``limit`` are returned, the newest, ``more`` saying others were
-        left out.
+        most ``limit`` are returned, the oldest, as Bitbucket's client does,
+        so that what is left out is always the range from the last one listed
+        to the push's head, new branch or not; ``more`` says that later
+        commits were left out (also when the pages read did not reach the end).
         """
         if not since or since == ZERO_HASH:
             since = await self.default_branch(project, repo)
@@ -202,7 +204,7 @@ class GitHubClient:
             complete = page.last
         commits = [c for c in found if len(c.parents) < 2]
         more = len(commits) > limit or not complete
-        return PushedCommits(tuple(commits[-limit:]), more)
+        return PushedCommits(tuple(commits[:limit]), more)
 
     async def default_branch(self, owner: str, repo: str) -> str:
         """Return the name of the repository's default branch."""

@@ -1,8 +1,11 @@
 """Read GitHub webhook bodies into the reviews they ask for.
 
 Payloads: GitHub, "Webhook events and payloads" (``push``, ``pull_request``).
-A branch push asks for each distinct commit it added (``commits[]``, oldest
-first); tag pushes and deletions ask for nothing. ``pull_request`` asks for
+A branch push asks for the push from ``before`` to ``after`` to be expanded
+into the commits it added; a job lists them through the REST API, so the
+payload's ``commits[]`` (cut at 2048 entries, merges included) is never what
+is reviewed. Tag pushes, deletions and a push that moved an existing branch
+without adding a commit ask for nothing. ``pull_request`` asks for
 the pull request at its head commit when opened, reopened or marked ready
 for review (a draft no longer), and for what came after ``before`` on
 ``synchronize``. The filters (branches, owners,
@@ -14,7 +17,7 @@ the field readers) serve :mod:`ai_code_reviewer.githost.gitlab_events` too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -45,15 +48,30 @@ class HostAsk:
 
 
 @dataclass(frozen=True)
-class Reading:
-    """What a delivery asks for: reviews, or the reason it asks for none.
+class PushAsk:
+    """One branch a push moved from ``before`` to ``after``.
 
-    ``left_out`` counts the pushed commits not reviewed (over the cap).
+    A job lists the commits it added when it runs; ``before`` is forty zeros
+    for a new branch. ``project_id`` is GitLab's numeric project id.
     """
 
-    asks: tuple[HostAsk, ...] = ()
+    project_key: str
+    repo_slug: str
+    ref: str
+    before: str
+    after: str
+    project_id: int | None = None
+
+
+Ask = HostAsk | PushAsk
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a delivery asks for: reviews, or the reason it asks for none."""
+
+    asks: tuple[Ask, ...] = ()
     reason: str | None = None
-    left_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,7 +81,6 @@ class EventFilter:
     branch_globs: tuple[str, ...] = ()
     project_keys: tuple[str, ...] = ()
     drafts: bool = False
-    max_commits: int = 20
 
     def refusal(self, project: str, branch: str) -> str | None:
         """Return why a change of ``project`` on ``branch`` is not reviewed, if so."""
@@ -105,10 +122,41 @@ def items(value: Any, where: str) -> list[Mapping[str, Any]]:
     return [mapping(item, f"{where}[{n}]") for n, item in enumerate(value)]
 
 
-def newest(commit_ids: Sequence[str], cap: int) -> tuple[list[str], int]:
-    """Return the newest ``cap`` of commits (listed oldest first) and the count left."""
-    kept = list(commit_ids[-cap:]) if cap > 0 else []
-    return kept, len(commit_ids) - len(kept)
+@dataclass(frozen=True)
+class PushedRef:
+    """The ref, old head and new head a push body names."""
+
+    ref: str
+    before: str
+    after: str
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> PushedRef:
+        """Read ``ref``, ``before`` and ``after``; PayloadError when one lacks."""
+        return cls(
+            text(body.get("ref"), "ref"),
+            text(body.get("before"), "before"),
+            text(body.get("after"), "after"),
+        )
+
+    @property
+    def branch(self) -> str:
+        """Return the branch's short name."""
+        return self.ref.removeprefix(BRANCH_PREFIX)
+
+    def refusal(self, added: int, deleted: bool = False) -> str | None:
+        """Return why this push asks for no review, given the commits it lists.
+
+        A new branch is always expanded: its payload may list none of the
+        commits the host will find not on the default branch.
+        """
+        if not self.ref.startswith(BRANCH_PREFIX):
+            return f"{self.ref} is not a branch"
+        if deleted or self.after == ZERO_HASH:
+            return f"{self.ref} was deleted"
+        if added == 0 and self.before != ZERO_HASH:
+            return "the push adds no new commit"
+        return None
 
 
 def _repository(body: Mapping[str, Any]) -> tuple[str, str]:
@@ -123,27 +171,18 @@ def _repository(body: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def push_reading(body: Mapping[str, Any], rules: EventFilter) -> Reading:
-    """Return the commits a push asks to review: its distinct new commits."""
+    """Return the branch push to expand into its commits, or why there is none."""
     owner, repo = _repository(body)
-    ref = text(body.get("ref"), "ref")
-    after = text(body.get("after"), "after")
+    pushed = PushedRef.of(body)
     commits = items(body.get("commits", []), "commits")
-    if not ref.startswith(BRANCH_PREFIX):
-        return Reading(reason=f"{ref} is not a branch")
-    if body.get("deleted") is True or after == ZERO_HASH:
-        return Reading(reason=f"{ref} was deleted")
-    refusal = rules.refusal(owner, ref.removeprefix(BRANCH_PREFIX))
+    deleted = body.get("deleted") is True
+    refusal = pushed.refusal(len(commits), deleted) or rules.refusal(
+        owner, pushed.branch
+    )
     if refusal:
         return Reading(reason=refusal)
-    ids = [
-        text(c.get("id"), f"commits[{n}].id")
-        for n, c in enumerate(commits)
-        if c.get("distinct") is not False
-    ]
-    if not ids:
-        return Reading(reason="the push adds no new commit")
-    kept, left = newest(ids, rules.max_commits)
-    return Reading(tuple(HostAsk(owner, repo, c) for c in kept), left_out=left)
+    ask = PushAsk(owner, repo, pushed.ref, pushed.before, pushed.after)
+    return Reading((ask,))
 
 
 def pull_request_reading(body: Mapping[str, Any], rules: EventFilter) -> Reading:

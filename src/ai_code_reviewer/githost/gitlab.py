@@ -198,14 +198,16 @@ class GitLabClient:
         """Return the commits a push added, merges left out, oldest first.
 
         ``since`` None or forty zeros (a new branch) means the commits not on
-        the default branch. At most ``limit`` are returned, the newest.
+        the default branch. At most ``limit`` are returned, the oldest, as
+        Bitbucket's client does, so that what is left out is always the range
+        from the last one listed to the push's head, new branch or not.
         """
         path = _project(project, repo)
         if not since or since == ZERO_HASH:
             since = await self.default_branch(project, repo)
         listed = (await self._compare(path, since, until)).get("commits") or []
         commits = [c for c in (_commit(item) for item in listed) if len(c.parents) < 2]
-        return PushedCommits(tuple(commits[-limit:]), len(commits) > limit)
+        return PushedCommits(tuple(commits[:limit]), len(commits) > limit)
 
     async def default_branch(self, project: str, repo: str) -> str:
         """Return the name of the project's default branch."""

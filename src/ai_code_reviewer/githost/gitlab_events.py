@@ -1,12 +1,14 @@
 """Read GitLab webhook bodies into the reviews they ask for.
 
 Payloads: GitLab, "Webhook events" (``Push Hook``, ``Merge Request Hook``).
-A branch push asks for its commits (``commits[]``, oldest first, at most the
-newest 20 of ``total_commits_count``); deletions and ``Tag Push Hook`` ask
-for nothing. A merge request asks for a review when opened or reopened, and
-on ``update`` only when ``oldrev`` says new commits came (then only what came
-after it). The project is ``path_with_namespace``: the namespace path is the
-project key, the last part the repository slug.
+A branch push asks for the push from ``before`` to ``after`` to be expanded
+into the commits it added by a job that lists them through the REST API (the
+payload's ``commits[]`` holds at most 20 of ``total_commits_count``, merges
+included); deletions, a push that adds no commit to an existing branch and
+``Tag Push Hook`` ask for nothing. A merge request asks for a review when
+opened or reopened, and on ``update`` only when ``oldrev`` says new commits
+came (then only what came after it). The project is ``path_with_namespace``:
+the namespace path is the project key, the last part the repository slug.
 """
 
 from __future__ import annotations
@@ -15,15 +17,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from ai_code_reviewer.githost.github_events import (
-    BRANCH_PREFIX,
-    ZERO_HASH,
     EventFilter,
     HostAsk,
     PayloadError,
+    PushAsk,
+    PushedRef,
     Reading,
     items,
     mapping,
-    newest,
     number,
     text,
 )
@@ -47,27 +48,17 @@ def project_of(body: Mapping[str, Any]) -> tuple[str, str, int | None]:
 
 
 def push_reading(body: Mapping[str, Any], rules: EventFilter) -> Reading:
-    """Return the commits a push asks to review."""
+    """Return the branch push to expand into its commits, or why there is none."""
     namespace, path, project_id = project_of(body)
-    ref = text(body.get("ref"), "ref")
-    after = text(body.get("after"), "after")
+    pushed = PushedRef.of(body)
     commits = items(body.get("commits", []), "commits")
-    if not ref.startswith(BRANCH_PREFIX):
-        return Reading(reason=f"{ref} is not a branch")
-    if after == ZERO_HASH:
-        return Reading(reason=f"{ref} was deleted")
-    refusal = rules.refusal(namespace, ref.removeprefix(BRANCH_PREFIX))
+    total = body.get("total_commits_count")
+    added = max(total, len(commits)) if isinstance(total, int) else len(commits)
+    refusal = pushed.refusal(added) or rules.refusal(namespace, pushed.branch)
     if refusal:
         return Reading(reason=refusal)
-    ids = [text(c.get("id"), f"commits[{n}].id") for n, c in enumerate(commits)]
-    if not ids:
-        return Reading(reason="the push adds no new commit")
-    kept, left = newest(ids, rules.max_commits)
-    total = body.get("total_commits_count")
-    if isinstance(total, int) and total > len(ids):
-        left += total - len(ids)
-    asks = tuple(HostAsk(namespace, path, c, project_id=project_id) for c in kept)
-    return Reading(asks, left_out=left)
+    ask = PushAsk(namespace, path, pushed.ref, pushed.before, pushed.after, project_id)
+    return Reading((ask,))
 
 
 def merge_request_reading(body: Mapping[str, Any], rules: EventFilter) -> Reading:

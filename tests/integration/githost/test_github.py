@@ -154,15 +154,15 @@ async def test_pushed_commits_leave_merges_out_over_pages(
     assert len(github.sent("GET", f"/compare/main...{f3}")) == 2
 
 
-async def test_pushed_commits_over_the_limit_keep_the_newest(
+async def test_pushed_commits_over_the_limit_keep_the_oldest(
     client: GitHubClient, seeded: Seeded
 ) -> None:
-    """Over ``limit``, the newest commits are kept and ``more`` is set."""
+    """Over ``limit``, the oldest commits are kept and ``more`` is set."""
     pushed = await client.list_pushed_commits(
         OWNER, REPO, seeded.main[1], seeded.feature[3], 2
     )
 
-    assert [c.id for c in pushed.commits] == [seeded.feature[1], seeded.feature[3]]
+    assert [c.id for c in pushed.commits] == [seeded.feature[0], seeded.feature[1]]
     assert pushed.more
 
 

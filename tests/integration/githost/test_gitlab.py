@@ -193,10 +193,23 @@ async def test_pushed_commits_of_a_new_branch_leave_merges_out(
 ) -> None:
     """A new branch lists its commits not on main, oldest first, merges left out."""
     pushed = await client.list_pushed_commits(
-        NAMESPACE, PROJECT, ZERO_HASH, seeded.feature[3], 2
+        NAMESPACE, PROJECT, ZERO_HASH, seeded.feature[3], 10
     )
 
-    assert [c.id for c in pushed.commits] == [seeded.feature[1], seeded.feature[3]]
+    f1, f2, _merge, f3 = seeded.feature
+    assert [c.id for c in pushed.commits] == [f1, f2, f3]
+    assert not pushed.more
+
+
+async def test_pushed_commits_over_the_limit_keep_the_oldest(
+    client: GitLabClient, seeded: Seeded
+) -> None:
+    """Over ``limit``, the oldest commits are kept and ``more`` is set."""
+    pushed = await client.list_pushed_commits(
+        NAMESPACE, PROJECT, seeded.main[1], seeded.feature[3], 2
+    )
+
+    assert [c.id for c in pushed.commits] == [seeded.feature[0], seeded.feature[1]]
     assert pushed.more
 
 

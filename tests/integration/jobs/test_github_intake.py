@@ -21,6 +21,15 @@ from tests.conftest import make_settings
 
 URL = "/api/webhooks/github"
 SECRET = "github-hook-secret"
+WHERE = (
+    "host",
+    "project_key",
+    "repo_slug",
+    "ref",
+    "since_commit",
+    "commit_id",
+    "event_key",
+)
 REPOSITORY = {
     "id": 1,
     "name": "app",
@@ -136,35 +145,51 @@ async def jobs_of(database: Database) -> list[ReviewJob]:
         return list(await session.scalars(select(ReviewJob).order_by(ReviewJob.id)))
 
 
-async def test_push_enqueues_each_distinct_commit(
+async def test_push_enqueues_one_expand_job(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    """A push makes one commit job per distinct commit, named by owner and repo."""
-    body = push(sha(6), sha(7), sha(8))
-    body["commits"][1]["distinct"] = False
+    """A branch push is one expand_push job from ``before`` to ``after``."""
+    response = await deliver(client, push(sha(6), sha(7), sha(8)))
+
+    assert response.status_code == 202
+    [job] = await jobs_of(database)
+    assert response.json()["job_ids"] == [job.id]
+    assert job.kind == "expand_push"
+    assert {key: job.payload[key] for key in WHERE} == {
+        "host": "github",
+        "project_key": "acme",
+        "repo_slug": "app",
+        "ref": "refs/heads/main",
+        "since_commit": sha(1),
+        "commit_id": sha(8),
+        "event_key": "push",
+    }
+    assert job.dedupe_key == f"push:github:acme/app:refs/heads/main:{sha(1)}..{sha(8)}"
+
+
+async def test_push_of_many_commits_is_still_one_job(
+    db_url: str, tmp_path: Path, database: Database
+) -> None:
+    """Past MAX_COMMITS_PER_PUSH nothing is dropped here: the job lists them all."""
+    async with app_client(db_url, tmp_path, max_commits_per_push=2) as client:
+        response = await deliver(client, push(*(sha(n) for n in range(10, 15))))
+
+    [job] = await jobs_of(database)
+    assert response.json()["outcome"] == "enqueued"
+    assert (job.kind, job.payload["commit_id"]) == ("expand_push", sha(14))
+
+
+async def test_new_branch_is_expanded_even_when_it_lists_no_commit(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """A new branch (``before`` of zeros) is expanded by the host, listed or not."""
+    body = push(before="0" * 40, after=sha(6), created=True)
 
     response = await deliver(client, body)
 
-    assert response.status_code == 202
-    jobs = await jobs_of(database)
-    assert [j.payload["commit_id"] for j in jobs] == [sha(6), sha(8)]
-    assert {
-        (j.payload["host"], j.payload["project_key"], j.payload["repo_slug"])
-        for j in jobs
-    } == {("github", "acme", "app")}
-
-
-async def test_push_over_the_cap_reviews_the_newest(
-    db_url: str, tmp_path: Path, database: Database
-) -> None:
-    """With MAX_COMMITS_PER_PUSH=2, a push of three reviews the newest two."""
-    async with app_client(db_url, tmp_path, max_commits_per_push=2) as client:
-        await deliver(client, push(sha(6), sha(7), sha(8)))
-
-    assert [j.payload["commit_id"] for j in await jobs_of(database)] == [
-        sha(7),
-        sha(8),
-    ]
+    [job] = await jobs_of(database)
+    assert response.json()["outcome"] == "enqueued"
+    assert (job.payload["since_commit"], job.payload["commit_id"]) == ("0" * 40, sha(6))
 
 
 @pytest.mark.parametrize(
@@ -282,14 +307,26 @@ async def test_ping_is_answered_200(
 async def test_redelivery_answers_the_same_jobs(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    """The same X-GitHub-Delivery three times: one row, the same jobs each time."""
+    """The same X-GitHub-Delivery three times: one row, the same job each time."""
     answers = [
         (await deliver(client, push(sha(6), sha(7)))).json()["job_ids"]
         for _ in range(3)
     ]
 
     assert answers[0] == answers[1] == answers[2]
-    assert await counts(database) == (2, 1)
+    assert len(answers[0]) == 1
+    assert await counts(database) == (1, 1)
+
+
+async def test_same_push_under_a_new_delivery_id_is_the_same_job(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """A push delivered again under another id is a new row but no new job."""
+    first = await deliver(client, push(sha(6), sha(7)), delivery_id="g-1")
+    again = await deliver(client, push(sha(6), sha(7)), delivery_id="g-2")
+
+    assert again.json()["job_ids"] == first.json()["job_ids"]
+    assert await counts(database) == (1, 2)
 
 
 @pytest.mark.parametrize(

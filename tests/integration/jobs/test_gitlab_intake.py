@@ -96,28 +96,67 @@ async def deliver(
     return await client.post(URL, content=raw, headers=headers)
 
 
-async def test_push_enqueues_its_commits_with_the_project_id(
+async def test_push_enqueues_one_expand_job_with_the_project_id(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    """A push makes one commit job per commit: namespace, project path and id."""
+    """A push is one expand_push job: namespace, project path, id, old and new head."""
     response = await deliver(client, push(sha(6), sha(7)))
 
     assert response.status_code == 202
-    jobs = await jobs_of(database)
-    assert [j.payload["commit_id"] for j in jobs] == [sha(6), sha(7)]
-    first = jobs[0].payload
-    assert (first["host"], first["project_key"], first["repo_slug"]) == (
+    [job] = await jobs_of(database)
+    assert job.kind == "expand_push"
+    payload = job.payload
+    assert (payload["host"], payload["project_key"], payload["repo_slug"]) == (
         "gitlab",
         "group/sub",
         "app",
     )
-    assert first["project_id"] == 42
+    assert (payload["ref"], payload["since_commit"], payload["commit_id"]) == (
+        "refs/heads/main",
+        sha(1),
+        sha(7),
+    )
+    assert payload["project_id"] == 42
+    assert job.dedupe_key == (
+        f"push:gitlab:group/sub/app:refs/heads/main:{sha(1)}..{sha(7)}"
+    )
+
+
+async def test_push_past_the_listed_twenty_is_still_one_job(
+    db_url: str, tmp_path: Path, database: Database
+) -> None:
+    """GitLab lists 20 of total_commits_count; the job lists them all from the API."""
+    body = push(*(sha(n) for n in range(10, 30)), total_commits_count=45)
+    async with app_client(db_url, tmp_path, max_commits_per_push=3) as client:
+        response = await deliver(client, body)
+
+    [job] = await jobs_of(database)
+    assert response.json()["outcome"] == "enqueued"
+    assert (job.kind, job.payload["commit_id"]) == ("expand_push", sha(29))
+
+
+@pytest.mark.parametrize(
+    ("body", "outcome"),
+    [
+        (push(before="0" * 40, after=sha(6)), "enqueued"),
+        (push(after=sha(6), total_commits_count=0), "ignored"),
+    ],
+)
+async def test_push_without_listed_commits(
+    client: httpx.AsyncClient, database: Database, body: dict[str, Any], outcome: str
+) -> None:
+    """A new branch is expanded even unlisted; an old one moved to no new commit not."""
+    response = await deliver(client, body)
+
+    assert response.json()["outcome"] == outcome
+    assert await counts(database) == (int(outcome == "enqueued"), 1)
 
 
 @pytest.mark.parametrize(
     ("body", "event", "reason"),
     [
         (push(after="0" * 40), "Push Hook", "was deleted"),
+        (push(sha(6), ref="refs/tags/v1"), "Push Hook", "is not a branch"),
         (push(sha(6), ref="refs/tags/v1"), "Tag Push Hook", "asks for no review"),
         (merge_request("close"), "Merge Request Hook", "action close"),
         (merge_request("update"), "Merge Request Hook", "no new commit"),
@@ -201,13 +240,24 @@ async def test_token_is_required_when_set(
 async def test_redelivery_with_the_same_key_is_one_delivery(
     client: httpx.AsyncClient, database: Database
 ) -> None:
-    """The same Idempotency-Key three times: one row and the same jobs."""
+    """The same Idempotency-Key three times: one row and the same job."""
     answers = [
         (await deliver(client, push(sha(6)))).json()["job_ids"] for _ in range(3)
     ]
 
     assert answers[0] == answers[1] == answers[2]
     assert await counts(database) == (1, 1)
+
+
+async def test_same_push_under_a_new_key_is_the_same_job(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """A push delivered again under another key is a new row but no new job."""
+    first = await deliver(client, push(sha(6), sha(7)), delivery_id="l-1")
+    again = await deliver(client, push(sha(6), sha(7)), delivery_id="l-2")
+
+    assert again.json()["job_ids"] == first.json()["job_ids"]
+    assert await counts(database) == (1, 2)
 
 
 async def test_event_uuid_names_the_delivery_without_idempotency_key(

@@ -12,6 +12,10 @@ is refused with a reason and makes no job.
   token itself (GITLAB_WEBHOOK_TOKEN, else WEBHOOK_SECRET); ``X-Gitlab-Event``;
   the delivery id is ``Idempotency-Key`` (the same on a retry) or else
   ``X-Gitlab-Event-UUID``.
+
+As for Bitbucket, nothing here asks the Git host anything: a branch push
+becomes one ``expand_push`` job that lists the commits the push added when
+it runs, merges left out, and reviews past MAX_COMMITS_PER_PUSH as one range.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,16 +39,15 @@ from ai_code_reviewer.api.jobs.queue import JobSpec
 from ai_code_reviewer.errors import InvalidRequest, PayloadTooLarge, Unauthorized
 from ai_code_reviewer.githost.github_events import (
     PING,
+    Ask,
     EventFilter,
-    HostAsk,
     PayloadError,
+    PushAsk,
     Reading,
     github_reading,
 )
 from ai_code_reviewer.githost.gitlab_events import gitlab_reading
 from ai_code_reviewer.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["webhooks"])
 
@@ -124,12 +126,11 @@ def event_filter(settings: Settings) -> EventFilter:
         branch_globs=settings.branch_globs,
         project_keys=settings.project_keys,
         drafts=settings.review_drafts,
-        max_commits=settings.max_commits_per_push,
     )
 
 
-def job_for(ask: HostAsk, host: str, event: str, settings: Settings) -> JobSpec:
-    """Describe the job that does one review a delivery asked for."""
+def job_for(ask: Ask, host: str, event: str, settings: Settings) -> JobSpec:
+    """Describe the job that does what a delivery asked for."""
     common: dict[str, Any] = {
         "host": host,
         "project_key": ask.project_key,
@@ -137,7 +138,11 @@ def job_for(ask: HostAsk, host: str, event: str, settings: Settings) -> JobSpec:
         "max_attempts": settings.job_max_attempts,
         "event_key": event,
     }
-    if ask.pr_id is None:
+    if isinstance(ask, PushAsk):
+        spec = specs.push_job(
+            ref=ask.ref, from_hash=ask.before, to_hash=ask.after, **common
+        )
+    elif ask.pr_id is None:
         spec = specs.commit_job(commit_id=ask.commit_id, **common)
     else:
         spec = specs.pull_request_job(
@@ -187,15 +192,6 @@ async def enqueue_reading(
     """Record the delivery and enqueue its jobs; answer 202 with their ids."""
     event, reading = read_delivery(delivery, settings, reader)
     jobs = [job_for(ask, delivery.host, event, settings) for ask in reading.asks]
-    if reading.left_out:
-        logger.warning(
-            "webhook.commits_left_out",
-            extra={
-                "host": delivery.host,
-                "delivery_id": delivery.delivery_id,
-                "left_out": reading.left_out,
-            },
-        )
     accepted = await intake.accept(
         session, delivery.incoming(), jobs, reason=reading.reason
     )
