@@ -398,10 +398,15 @@ class FakeGitHubServer(LoopbackServer):
             (repo + "/issues/{number:int}/comments", self._comments, ["GET", "POST"]),
             (repo + "/issues/comments/{cid:int}", self._edit_comment, ["PATCH"]),
             ("/users/{login}", self._user, ["GET"]),
+            ("/rate_limit", self._rate_limit, ["GET"]),
         ]
         routes = [Route(p, self.endpoint(h), methods=m) for p, h, m in table]
         routes.append(Route("/{rest:path}", self.unknown, methods=ALL_METHODS))
         return routes
+
+    async def _rate_limit(self, request: Request) -> Response:
+        core = {"limit": 5000, "remaining": 4999, "reset": 1_800_000_000, "used": 1}
+        return JSONResponse({"resources": {"core": core}, "rate": core})
 
     def repo_of(self, request: Request) -> FakeGitHubRepo:
         """Return the repository the path names; 404 when there is none."""

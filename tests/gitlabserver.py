@@ -243,11 +243,15 @@ class FakeGitLabServer(LoopbackServer):
             (mr + "/notes", self._notes, ["GET", "POST"]),
             (mr + "/notes/{nid:int}", self._edit_note, ["PUT"]),
             (API + "/users/{uid:int}", self._user, ["GET"]),
+            (API + "/version", self._version, ["GET"]),
             (PROJECT, self._project, ["GET"]),
         ]
         routes = [Route(p, self.endpoint(h), methods=m) for p, h, m in table]
         routes.append(Route("/{rest:path}", self.unknown, methods=ALL_METHODS))
         return routes
+
+    async def _version(self, request: Request) -> Response:
+        return JSONResponse({"version": "17.5.1-ee", "revision": "0123abcd"})
 
     def project_of(self, request: Request) -> FakeProject:
         """Return the project the path names by id or by encoded path."""

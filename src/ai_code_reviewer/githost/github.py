@@ -96,6 +96,18 @@ class GitHubClient:
         """Close the connection pool."""
         await self.client.aclose()
 
+    async def check(self) -> str:
+        """Return the token's remaining request quota, proving URL and token work.
+
+        ``GET /rate_limit`` answers any kind of token and costs no quota.
+        """
+        data = await self.http.json("GET", "/rate_limit", what="GitHub's rate limit")
+        core = (
+            data.get("resources", {}).get("core", {}) if isinstance(data, dict) else {}
+        )
+        left = core.get("remaining") if isinstance(core, dict) else None
+        return f"GitHub accepted the token; {left} requests left this hour"
+
     async def _refuse_over_quota(self, response: httpx.Response) -> None:
         """Raise RateLimited for a 403 or 429 that says a rate limit is spent.
 

@@ -89,6 +89,12 @@ class GitLabClient:
         """Close the connection pool."""
         await self.client.aclose()
 
+    async def check(self) -> str:
+        """Return GitLab's version; the endpoint needs a valid token."""
+        data = await self.http.json("GET", "/version", what="GitLab's version")
+        version = data.get("version") if isinstance(data, dict) else None
+        return f"GitLab {version or 'of unknown version'} accepted the token"
+
     async def fetch_commit(self, target: Target) -> Change:
         """Return the commit at ``target.commit_id`` with its unified diff."""
         commit_id = _required(target.commit_id, "a commit id")

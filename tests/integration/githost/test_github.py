@@ -205,6 +205,28 @@ async def test_commits_and_switched_off_comments_are_skipped(
     assert not seeded.pull.comments
 
 
+async def test_check_proves_the_token_for_the_health_check(
+    client: GitHubClient,
+) -> None:
+    """check() makes one read-only request and says the token was accepted."""
+    assert (
+        await client.check()
+        == "GitHub accepted the token; 4999 requests left this hour"
+    )
+
+
+async def test_check_fails_on_a_wrong_token(github: FakeGitHubServer) -> None:
+    """check() raises the token's refusal, so the health check reports it."""
+    client = build_github_client(
+        github_settings(github.base_url, github_token="ghp_wrongTokenValue43")
+    )
+    assert client is not None
+
+    with pytest.raises(GitHostError, match="refused the token"):
+        await client.check()
+    await client.aclose()
+
+
 async def test_wrong_token_is_refused_without_showing_it(
     github: FakeGitHubServer, seeded: Seeded
 ) -> None:

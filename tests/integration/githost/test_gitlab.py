@@ -253,6 +253,25 @@ async def test_commit_reviews_are_not_published(
     assert done == "skipped"
 
 
+async def test_check_proves_the_token_for_the_health_check(
+    client: GitLabClient,
+) -> None:
+    """check() makes one read-only request and says the token was accepted."""
+    assert await client.check() == "GitLab 17.5.1-ee accepted the token"
+
+
+async def test_check_fails_on_a_wrong_token(gitlab: FakeGitLabServer) -> None:
+    """check() raises the token's refusal, so the health check reports it."""
+    client = build_gitlab_client(
+        gitlab_settings(gitlab.base_url, gitlab_token="glpat-wrong-token-78")
+    )
+    assert client is not None
+
+    with pytest.raises(GitHostError, match="refused the token"):
+        await client.check()
+    await client.aclose()
+
+
 async def test_wrong_token_is_refused_without_showing_it(
     gitlab: FakeGitLabServer, seeded: Seeded
 ) -> None:
