@@ -37,13 +37,13 @@ from ai_code_reviewer.githost.http import (
     quota_wait,
     server_message,
 )
+from ai_code_reviewer.githost.summary import CommentThread, put_summary
 from ai_code_reviewer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 API_VERSION = "2022-11-28"
 ZERO_HASH = "0" * 40
-SUMMARY_MARKER = "<!-- ai-code-reviewer:summary -->"
 _DIFF = {"Accept": "application/vnd.github.diff"}
 _T = TypeVar("_T")
 
@@ -246,29 +246,13 @@ class GitHubClient:
         if target.pr_id is None or not self.pr_comment:
             return "skipped"
         repo = _repo(target.project_key, target.repo_slug)
-        body = f"{publication.markdown.rstrip()}\n\n{SUMMARY_MARKER}"
-        comments = f"{repo}/issues/{target.pr_id}/comments"
-        ours = await self._summary_comment(comments, target)
-        if ours is None:
-            what = f"a comment on {_pr_what(target)}"
-            await self.http.request("POST", comments, what=what, json={"body": body})
-        elif ours[1] != body:
-            url = f"{repo}/issues/comments/{ours[0]}"
-            what = f"an edit of the summary comment on {_pr_what(target)}"
-            await self.http.request("PATCH", url, what=what, json={"body": body})
-        return "published"
-
-    async def _summary_comment(
-        self, url: str, target: Target
-    ) -> tuple[int, str] | None:
-        """Return (id, body) of our summary comment on the pull request, if any."""
-        what = f"the comments of {_pr_what(target)}"
-        async for page in linked_pages(self.http, url, what=what):
-            for comment in page.values:
-                found = _marked(comment)
-                if found is not None:
-                    return found
-        return None
+        thread = CommentThread(
+            list_url=f"{repo}/issues/{target.pr_id}/comments",
+            edit_url=f"{repo}/issues/comments/{{id}}",
+            edit_method="PATCH",
+            noun=f"comment on {_pr_what(target)}",
+        )
+        return await put_summary(self.http, thread, publication.markdown)
 
 
 def build_github_client(settings: Settings) -> GitHubClient | None:
@@ -351,13 +335,3 @@ def _pull_request(data: Any) -> PullRequest:
         head_sha=str(head.get("sha") or ""),
         url=_html_url(data),
     )
-
-
-def _marked(comment: Any) -> tuple[int, str] | None:
-    """Return (id, body) of a comment that ends with our summary marker."""
-    if not isinstance(comment, dict):
-        return None
-    cid, body = comment.get("id"), comment.get("body")
-    if not (isinstance(cid, int) and isinstance(body, str)):
-        return None
-    return (cid, body) if body.rstrip().endswith(SUMMARY_MARKER) else None

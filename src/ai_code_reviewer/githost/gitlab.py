@@ -36,12 +36,12 @@ from ai_code_reviewer.githost.http import (
     HostIdentity,
     linked_pages,
 )
+from ai_code_reviewer.githost.summary import CommentThread, put_summary
 from ai_code_reviewer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 ZERO_HASH = "0" * 40
-SUMMARY_MARKER = "<!-- ai-code-reviewer:summary -->"
 _T = TypeVar("_T")
 
 
@@ -244,26 +244,13 @@ class GitLabClient:
             return "skipped"
         project = _project(target.project_key, target.repo_slug)
         notes = f"{project}/merge_requests/{target.pr_id}/notes"
-        body = f"{publication.markdown.rstrip()}\n\n{SUMMARY_MARKER}"
-        ours = await self._summary_note(notes, target)
-        if ours is None:
-            what = f"a note on {_mr_what(target)}"
-            await self.http.request("POST", notes, what=what, json={"body": body})
-        elif ours[1] != body:
-            what = f"an edit of the summary note on {_mr_what(target)}"
-            url = f"{notes}/{ours[0]}"
-            await self.http.request("PUT", url, what=what, json={"body": body})
-        return "published"
-
-    async def _summary_note(self, url: str, target: Target) -> tuple[int, str] | None:
-        """Return (id, body) of our summary note on the merge request, if any."""
-        what = f"the notes of {_mr_what(target)}"
-        async for page in linked_pages(self.http, url, what=what):
-            for note in page.values:
-                found = _marked(note)
-                if found is not None:
-                    return found
-        return None
+        thread = CommentThread(
+            list_url=notes,
+            edit_url=f"{notes}/{{id}}",
+            edit_method="PUT",
+            noun=f"note on {_mr_what(target)}",
+        )
+        return await put_summary(self.http, thread, publication.markdown)
 
 
 def build_gitlab_client(settings: Settings) -> GitLabClient | None:
@@ -383,13 +370,3 @@ def _merge_request(data: Any) -> MergeRequest:
         head_sha=str(data.get("sha") or ""),
         url=_web(data),
     )
-
-
-def _marked(note: Any) -> tuple[int, str] | None:
-    """Return (id, body) of a user note that ends with our summary marker."""
-    if not isinstance(note, dict) or note.get("system") is True:
-        return None
-    nid, body = note.get("id"), note.get("body")
-    if not (isinstance(nid, int) and isinstance(body, str)):
-        return None
-    return (nid, body) if body.rstrip().endswith(SUMMARY_MARKER) else None

@@ -18,11 +18,11 @@ from ai_code_reviewer.errors import (
 )
 from ai_code_reviewer.githost.base import Person, Publication, Target
 from ai_code_reviewer.githost.github import (
-    SUMMARY_MARKER,
     ZERO_HASH,
     GitHubClient,
     build_github_client,
 )
+from ai_code_reviewer.githost.summary import SUMMARY_MARKER
 from ai_code_reviewer.review.diff import parse_unified_diff
 from ai_code_reviewer.settings import Settings
 from tests.githubserver import TOKEN, FakeGitHubPull, FakeGitHubRepo, FakeGitHubServer

@@ -17,12 +17,12 @@ from ai_code_reviewer.errors import (
 )
 from ai_code_reviewer.githost.base import Person, Publication, Target
 from ai_code_reviewer.githost.gitlab import (
-    SUMMARY_MARKER,
     ZERO_HASH,
     GitLabClient,
     build_gitlab_client,
     unified_diff,
 )
+from ai_code_reviewer.githost.summary import SUMMARY_MARKER
 from ai_code_reviewer.review.diff import parse_unified_diff
 from ai_code_reviewer.settings import Settings
 from tests.gitlabserver import (
