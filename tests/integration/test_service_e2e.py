@@ -208,9 +208,14 @@ def test_push_reviews_each_commit_once_and_mails_its_author(
     }
     mailed = sorted(tuple(m.recipients) for m in smtp.received)
     assert mailed == [(ADA.email,), (ADA.email,), (GRACE.email,)]
+    web = f"{bitbucket.base_url}/projects/PROJ/repos/app/commits/"
+    assert {r["change_url"] for r in stored} == {web + c for c in pushed}
     for message in smtp.received:
         parsed = message.parsed()
+        text = parsed.get_body(("plain",))
+        assert text is not None
         assert parsed["Subject"].startswith("[ai-code-reviewer] PROJ/app ")
+        assert web in text.get_content()
         assert API_KEY not in message.data.decode()
     reports = {commit for commit, _key in repo.reports}
     assert reports == set(pushed)

@@ -217,6 +217,7 @@ class ReviewSummary(BaseModel):
     prompt_tokens: int | None
     completion_tokens: int | None
     llm_cost_usd: float | None
+    change_url: str | None
 
 
 class ReviewDetail(ReviewSummary):

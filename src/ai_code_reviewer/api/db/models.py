@@ -110,6 +110,9 @@ class ReviewRecord(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
     llm_cost_usd: Mapped[float | None] = mapped_column(Float)
+    # Where the reviewed commit or pull request is on the Git host's web UI,
+    # as the host itself gave it; emails link to it.
+    change_url: Mapped[str | None] = mapped_column(String(2048))
 
 
 class ReviewFailureLog(Base):

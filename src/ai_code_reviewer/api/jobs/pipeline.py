@@ -240,6 +240,7 @@ class Pipeline:
             "prompt_tokens": result.usage.prompt_tokens,
             "completion_tokens": result.usage.completion_tokens,
             "llm_cost_usd": result.usage.cost_usd,
+            "change_url": change.url,
         }
         async with self.database.session() as session:
             await queue.hold(session, job, now)
@@ -268,7 +269,7 @@ class Pipeline:
         The notifier applies the policy at send time and says who it chose;
         those are stored in email_recipients (none when the email is skipped).
         """
-        message = message_of(record, job.payload.get("url"))
+        message = message_of(record, record.change_url or job.payload.get("url"))
         try:
             delivery = await self.services.notifier.deliver(message)
         except Exception:
