@@ -265,15 +265,9 @@ async def run(
     return sections
 
 
-def render_report(sections: list[Section]) -> str:
-    """Render docs/BENCHMARKS.md from one run's sections."""
+def render_section(sections: list[Section]) -> str:
+    """Render this benchmark's section of docs/BENCHMARKS.md from one run."""
     lines = [
-        "# Benchmarks",
-        "",
-        "Run with `make bench` (`python -m benchmarks`); it rewrites this page.",
-        "Machines differ, so the page gives ratios measured in one run, never",
-        "absolute times.",
-        "",
         "## Read API at a million rows",
         "",
         __doc__.strip().split("\n\n")[1].replace("\n", " ") if __doc__ else "",
