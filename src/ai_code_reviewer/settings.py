@@ -221,11 +221,25 @@ class Settings(BaseSettings):
         description="Secret of GitHub's webhook (X-Hub-Signature-256); unset, "
         "WEBHOOK_SECRET is used.",
     )
+    github_verify_tls: bool = Field(
+        default=True, description="Check GitHub's TLS certificate."
+    )
+    github_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed GitHub Enterprise's certificate.",
+    )
     gitlab_url: str | None = Field(
         default=None, description="Base URL of GitLab, e.g. https://gitlab.example.com."
     )
     gitlab_token: SecretStr | None = Field(
         default=None, description="GitLab access token with the api scope."
+    )
+    gitlab_verify_tls: bool = Field(
+        default=True, description="Check GitLab's TLS certificate."
+    )
+    gitlab_ca_bundle: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed GitLab's certificate.",
     )
     gitlab_webhook_token: SecretStr | None = Field(
         default=None,
