@@ -278,6 +278,8 @@ class FakeBitbucketServer:
         self.delays: list[float] = []
         # Answer diffs with the JSON model even to Accept: text/plain.
         self.json_only = False
+        # Mark every JSON diff as cut by Bitbucket: its first file and the whole.
+        self.truncate_diffs = False
         # The next N comment edits find the comment changed by someone else.
         self.stale_edits = 0
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -517,7 +519,14 @@ class FakeBitbucketServer:
         wants_text = "text/plain" in request.headers.get("accept", "")
         if wants_text and not self.json_only:
             return PlainTextResponse(text)
-        return JSONResponse(diff_model(text, from_hash, to_hash))
+        return JSONResponse(self._model(text, from_hash, to_hash))
+
+    def _model(self, text: str, from_hash: str | None, to_hash: str) -> dict[str, Any]:
+        """Return the JSON diff model, cut as Bitbucket cuts one when told to."""
+        model = diff_model(text, from_hash, to_hash)
+        if self.truncate_diffs and model["diffs"]:
+            model["truncated"] = model["diffs"][0]["truncated"] = True
+        return model
 
     async def _default_branch(self, request: Request, repo: FakeRepository) -> Response:
         name = repo.default_branch
@@ -560,10 +569,10 @@ class FakeBitbucketServer:
         until = request.query_params.get("untilId")
         head = repo.branches[pull_request.source_branch]
         if not since:
-            return JSONResponse(diff_model(pull_request.diff, None, head))
+            return JSONResponse(self._model(pull_request.diff, None, head))
         until_id = repo.resolve(until or head)
         text = repo.range_diff(since, until_id)
-        return JSONResponse(diff_model(text, since, until_id))
+        return JSONResponse(self._model(text, since, until_id))
 
     async def _activities(self, request: Request, repo: FakeRepository) -> Response:
         pull_request = _known_pull_request(repo, request.path_params["pid"])

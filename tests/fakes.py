@@ -89,13 +89,15 @@ class FakeGitHost:
     published: list[Target] = field(default_factory=list)
     publications: list[Publication] = field(default_factory=list)
     diff: str = DIFF
+    truncated: tuple[str, ...] = ()
 
     async def fetch_commit(self, target: Target) -> Change:
         """Return the commit's diff with its author."""
         if (failure := next_failure(self.script)) is not None:
             raise failure
         author = Person("Ada Lovelace", "ada@example.com")
-        return Change(self.diff, author, title=f"commit {target.commit_id}")
+        title = f"commit {target.commit_id}"
+        return Change(self.diff, author, title=title, truncated=self.truncated)
 
     async def fetch_pull_request(self, target: Target, since: str | None) -> Change:
         """Return the pull request's diff with its author and a reviewer."""

@@ -18,13 +18,18 @@ class Person:
 
 @dataclass(frozen=True)
 class Change:
-    """A commit or pull request as fetched: its diff and who made it."""
+    """A commit or pull request as fetched: its diff and who made it.
+
+    ``truncated`` names what the host left out of the diff it sent: the paths
+    of files it cut, or "the diff" when it left out whole files.
+    """
 
     diff: str
     author: Person
     title: str | None = None
     url: str | None = None
     reviewers: tuple[Person, ...] = field(default_factory=tuple)
+    truncated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,9 @@ class BitbucketClient:
         commit = await self.commit(target.project_key, target.repo_slug, commit_id)
         diff = await self._commit_diff(paths, commit_id, _commit_what(target))
         url = f"{paths.web}/commits/{quote(commit_id, safe='')}"
-        return Change(diff, commit.author, commit.title, url)
+        return Change(
+            diff.text, commit.author, commit.title, url, truncated=diff.truncated
+        )
 
     async def commit(self, project: str, repo: str, commit_id: str) -> Commit:
         """Return a commit's author, message and parents."""
@@ -129,12 +131,14 @@ class BitbucketClient:
         what = f"commit {commit_id} in {project}/{repo}"
         return _commit(await self.http.json("GET", url, what=what))
 
-    async def _commit_diff(self, paths: RepoPaths, commit_id: str, what: str) -> str:
+    async def _commit_diff(
+        self, paths: RepoPaths, commit_id: str, what: str
+    ) -> DiffText:
         """Return a commit's diff as unified text."""
         url = f"{paths.api}/commits/{quote(commit_id, safe='')}/diff"
         return await self._diff_text(url, f"the diff of {what}")
 
-    async def _diff_text(self, url: str, what: str) -> str:
+    async def _diff_text(self, url: str, what: str) -> DiffText:
         """Return the diff at ``url`` as unified text.
 
         ``Accept: text/plain`` asks for git's unified diff; a server that
@@ -161,14 +165,17 @@ class BitbucketClient:
         else:
             diff = await self._diff_text(f"{url}.diff", what)
         return Change(
-            diff,
+            diff.text,
             pull_request.author,
             pull_request.title,
             f"{paths.web}/pull-requests/{pull_request.id}",
             pull_request.reviewers,
+            diff.truncated,
         )
 
-    async def _range_diff(self, url: str, since: str, until: str, what: str) -> str:
+    async def _range_diff(
+        self, url: str, since: str, until: str, what: str
+    ) -> DiffText:
         """Return what the pull request's source gained from ``since`` to ``until``.
 
         ``GET pull-requests/{id}/diff?sinceId=&untilId=`` (Atlassian REST
@@ -259,7 +266,8 @@ class BitbucketClient:
         noun = "commit" if count == "1" else "commits"
         title = f"{count} {noun} since {since[:11]}"
         web = f"{paths.web}/commits/{quote(until, safe='')}"
-        return Change(diff, newest.author if newest else Person(None, None), title, web)
+        author = newest.author if newest else Person(None, None)
+        return Change(diff.text, author, title, web, truncated=diff.truncated)
 
     async def _range_commits(
         self, project: str, repo: str, since: str, until: str, what: str
@@ -339,10 +347,18 @@ def _pr_what(target: Target) -> str:
     return f"pull request {target.pr_id} in {target.project_key}/{target.repo_slug}"
 
 
-def _diff_answer(response: httpx.Response, what: str) -> str:
+@dataclass(frozen=True)
+class DiffText:
+    """A diff as unified text, and what Bitbucket left out of it (JSON answers)."""
+
+    text: str
+    truncated: tuple[str, ...] = ()
+
+
+def _diff_answer(response: httpx.Response, what: str) -> DiffText:
     """Return a diff answer as unified text, whether it came as text or JSON."""
     if "json" not in response.headers.get("content-type", ""):
-        return response.text
+        return DiffText(response.text)
     try:
         payload = response.json()
     except ValueError:
@@ -350,17 +366,17 @@ def _diff_answer(response: httpx.Response, what: str) -> str:
     return _unified(payload, what)
 
 
-def _unified(payload: Any, what: str) -> str:
+def _unified(payload: Any, what: str) -> DiffText:
     """Write a JSON diff answer as unified text; an empty diff is empty text."""
     if isinstance(payload, dict) and payload.get("diffs") == []:
-        return ""
+        return DiffText("")
     parsed = parse_bitbucket_diff(payload)
     if parsed.truncated:
         logger.warning(
             "githost.diff_truncated",
             extra={"what": what, "files": list(parsed.truncated)},
         )
-    return to_unified_diff(parsed.diff)
+    return DiffText(to_unified_diff(parsed.diff), parsed.truncated)
 
 
 def _person(user: Any) -> Person:

@@ -26,6 +26,7 @@ from ai_code_reviewer.githost.bitbucket_publish import (
     SUMMARY_MARKER,
     fingerprint,
 )
+from ai_code_reviewer.review.bitbucket_diff import WHOLE_DIFF
 from ai_code_reviewer.review.diff import parse_unified_diff
 from ai_code_reviewer.review.model import Finding
 from tests.bitbucketserver import TOKEN, FakeBitbucketServer, FakeUser, serving
@@ -123,6 +124,17 @@ async def test_json_diff_answer_is_rendered_as_unified_text(
 
     assert change.diff.startswith("diff --git a/a.py b/a.py")
     assert parse_unified_diff(change.diff) == parse_unified_diff(A_DIFF)
+
+
+async def test_truncated_json_diff_says_what_was_cut(
+    client: BitbucketClient, bitbucket: FakeBitbucketServer, seeded: Seeded
+) -> None:
+    """What Bitbucket cut from a JSON diff reaches the change, not just a log."""
+    bitbucket.json_only = bitbucket.truncate_diffs = True
+
+    change = await client.fetch_commit(commit_target(seeded.feature[0]))
+
+    assert change.truncated == ("a.py", WHOLE_DIFF)
 
 
 async def test_merge_commit_has_an_empty_diff(

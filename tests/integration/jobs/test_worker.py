@@ -148,6 +148,22 @@ async def test_normal_path_stores_one_review_and_sends_one_email(rig: Rig) -> No
     assert len(rig.githost.published) == 1
 
 
+async def test_what_the_host_cut_is_stated_in_the_review(rig: Rig) -> None:
+    """A diff the Git host truncated gives a review that says what it did not see."""
+    rig.githost.truncated = ("big.py", "the diff")
+
+    async with rig.running():
+        await rig.wait(await rig.enqueue(commit_job()), "succeeded")
+    [review] = await rig.reviews()
+
+    assert review.coverage is not None
+    assert review.coverage["cut"] == [
+        "big.py: the Git host sent only part of it; the rest was not reviewed.",
+        "The Git host left files out of the diff it sent; they were not reviewed.",
+    ]
+    assert "big.py: the Git host sent only part of it" in review.review_feedback
+
+
 async def test_transient_failures_back_off_then_succeed(rig: Rig) -> None:
     """Two timeouts wait the backoff delays (on the clock), then the job succeeds."""
     rig.reviewer.script = [TimeoutError("model slow"), TimeoutError("model slow")]

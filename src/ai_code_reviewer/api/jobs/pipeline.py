@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import insert, update
@@ -35,6 +35,7 @@ from ai_code_reviewer.githost.base import (
 )
 from ai_code_reviewer.llm.base import Reviewer
 from ai_code_reviewer.notify.base import Message, Notifier
+from ai_code_reviewer.review.bitbucket_diff import WHOLE_DIFF
 from ai_code_reviewer.review.diff import parse_unified_diff
 from ai_code_reviewer.review.model import Diff, Finding, ReviewResult, Skipped
 from ai_code_reviewer.review.render import render_markdown
@@ -216,6 +217,7 @@ class Pipeline:
         """Store the review and link it to the job, in one fenced transaction."""
         payload = job.payload
         now = self.clock.now()
+        result = replace(result, cut=(*result.cut, *host_cuts(change)))
         values = {
             "created_at": now,
             "review_type": "auto" if payload.get("origin") == "webhook" else "manual",
@@ -313,6 +315,16 @@ class Pipeline:
                 .values(**values)
             )
             await session.commit()
+
+
+def host_cuts(change: Change) -> tuple[str, ...]:
+    """Say what the Git host left out of the diff it sent, as a review's cuts."""
+    return tuple(
+        f"{name}: the Git host sent only part of it; the rest was not reviewed."
+        if name != WHOLE_DIFF
+        else "The Git host left files out of the diff it sent; they were not reviewed."
+        for name in change.truncated
+    )
 
 
 def publication_of(record: ReviewRecord) -> Publication:
