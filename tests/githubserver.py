@@ -1,9 +1,11 @@
 """A fake GitHub REST API on loopback, and the loopback server it is built on.
 
 :class:`LoopbackServer` runs a Starlette app by uvicorn in a background
-thread on a free port of 127.0.0.1, records every request (method, path,
-query, headers, JSON body) and answers scripted failures (the next N
-requests: a status with headers such as ``retry-after``).
+thread on a free port of 127.0.0.1 (over HTTPS when given a certificate;
+:func:`issue_tls_files` makes one with a throwaway trustme CA), records
+every request (method, path, query, headers, JSON body) and answers
+scripted failures (the next N requests: a status with headers such as
+``retry-after``).
 :mod:`tests.gitlabserver` uses it too.
 
 :class:`FakeGitHubServer` holds repositories with commits (author, message,
@@ -29,8 +31,10 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import trustme
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -81,14 +85,17 @@ class LoopbackServer:
 
     label = "fake"
 
-    def __init__(self) -> None:
-        """Bind a free port; the routes come from :meth:`routes`."""
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
+        """Bind a free port; ``tls`` is (certificate file, key file) for HTTPS.
+
+        The routes come from :meth:`routes`.
+        """
         self.requests: list[Recorded] = []
         self.failures: list[Scripted] = []
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         host, port = self._socket.getsockname()
-        self.base_url = f"http://{host}:{port}"
+        self.base_url = f"{'https' if tls else 'http'}://{host}:{port}"
         config = uvicorn.Config(
             Starlette(routes=self.routes()),
             # Leave logging alone: uvicorn's own config would change the levels
@@ -97,6 +104,8 @@ class LoopbackServer:
             lifespan="off",
             ws="none",
             http="h11",
+            ssl_certfile=tls[0] if tls else None,
+            ssl_keyfile=tls[1] if tls else None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -190,6 +199,20 @@ class LoopbackServer:
         return self.error(
             failure.status, f"scripted failure {failure.status}", failure.headers
         )
+
+
+def issue_tls_files(directory: Path) -> tuple[Path, tuple[str, str]]:
+    """Write a throwaway CA and a certificate it signed for 127.0.0.1 in ``directory``.
+
+    Return the CA file, and the (certificate file, key file) a server takes.
+    """
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1")
+    ca_file, cert_file, key_file = (directory / n for n in ("ca.pem", "c.pem", "k.pem"))
+    ca.cert_pem.write_to_path(str(ca_file))
+    issued.cert_chain_pems[0].write_to_path(str(cert_file))
+    issued.private_key_pem.write_to_path(str(key_file))
+    return ca_file, (str(cert_file), str(key_file))
 
 
 def page_of(
@@ -361,14 +384,19 @@ class FakeGitHubServer(LoopbackServer):
 
     label = "GitHub"
 
-    def __init__(self, token: str = TOKEN, page_size: int = 2) -> None:
+    def __init__(
+        self,
+        token: str = TOKEN,
+        page_size: int = 2,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         """Prepare the server; pages hold at most ``page_size`` items."""
         self.token = token
         self.page_size = page_size
         self.repos: dict[tuple[str, str], FakeGitHubRepo] = {}
         self.users: dict[str, FakeGitHubUser] = {u.login: u for u in (OCTO, MONA)}
         self.next_comment = itertools.count(1000)
-        super().__init__()
+        super().__init__(tls)
 
     def add_repo(self, owner: str, name: str) -> FakeGitHubRepo:
         """Create an empty repository."""
@@ -596,9 +624,11 @@ def pull_request_event(
 
 
 @contextlib.contextmanager
-def serving(token: str = TOKEN) -> Iterator[FakeGitHubServer]:
-    """Run a fake GitHub server for the block and stop it afterwards."""
-    server = FakeGitHubServer(token)
+def serving(
+    token: str = TOKEN, tls: tuple[str, str] | None = None
+) -> Iterator[FakeGitHubServer]:
+    """Run a fake GitHub server (HTTPS with ``tls``) for the block, then stop it."""
+    server = FakeGitHubServer(token, tls=tls)
     server.start()
     try:
         yield server

@@ -1,5 +1,8 @@
 """A fake GitLab REST API (v4) on loopback, built on tests.githubserver's server.
 
+Like every :class:`tests.githubserver.LoopbackServer`, it speaks HTTPS when
+given a certificate and its key.
+
 It holds projects with commits (author, message, parents, unified diff),
 branches, merge requests with their notes, and users, and answers the paths
 the client uses in GitLab's documented shapes: a project named by its id or
@@ -202,7 +205,12 @@ class FakeGitLabServer(LoopbackServer):
 
     label = "GitLab"
 
-    def __init__(self, token: str = TOKEN, page_size: int = 2) -> None:
+    def __init__(
+        self,
+        token: str = TOKEN,
+        page_size: int = 2,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         """Prepare the server; pages hold at most ``page_size`` items."""
         self.token = token
         self.page_size = page_size
@@ -211,7 +219,7 @@ class FakeGitLabServer(LoopbackServer):
         self.next_note = itertools.count(500)
         self.legacy = False
         self.send_links = True
-        super().__init__()
+        super().__init__(tls)
 
     def add_project(self, namespace: str, path: str) -> FakeProject:
         """Create an empty project."""
@@ -500,9 +508,11 @@ def merge_request_hook(
 
 
 @contextlib.contextmanager
-def serving(token: str = TOKEN) -> Iterator[FakeGitLabServer]:
-    """Run a fake GitLab server for the block and stop it afterwards."""
-    server = FakeGitLabServer(token)
+def serving(
+    token: str = TOKEN, tls: tuple[str, str] | None = None
+) -> Iterator[FakeGitLabServer]:
+    """Run a fake GitLab server (HTTPS with ``tls``) for the block, then stop it."""
+    server = FakeGitLabServer(token, tls=tls)
     server.start()
     try:
         yield server

@@ -14,6 +14,7 @@ reaches its author by email only.
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
@@ -36,6 +37,7 @@ from ai_code_reviewer.githost.http import (
     linked_pages,
     quota_wait,
     server_message,
+    tls_verify,
 )
 from ai_code_reviewer.githost.summary import CommentThread, put_summary
 from ai_code_reviewer.settings import Settings
@@ -71,6 +73,7 @@ class GitHubClient:
         base_url: str,
         token: str,
         *,
+        verify: ssl.SSLContext | bool = True,
         timeout: float = 30.0,
         pr_comment: bool = True,
     ) -> None:
@@ -85,6 +88,7 @@ class GitHubClient:
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers=headers,
+            verify=verify,
             timeout=timeout,
             event_hooks={"response": [self._refuse_over_quota]},
         )
@@ -259,16 +263,21 @@ def build_github_client(settings: Settings) -> GitHubClient | None:
     """Return the GitHub client GITHUB_TOKEN enables, or None when it is unset.
 
     Raises:
-        ConfigError: GITHUB_URL is not an http(s) address.
+        ConfigError: GITHUB_URL is not an http(s) address, or the CA bundle
+            cannot be read.
     """
     token = settings.github_token
     if token is None or not token.get_secret_value():
         return None
     if urlsplit(settings.github_url).scheme not in ("http", "https"):
         raise ConfigError("GITHUB_URL must start with http:// or https://.")
+    verify = tls_verify(
+        settings.github_verify_tls, settings.github_ca_bundle, "GITHUB_CA_BUNDLE"
+    )
     return GitHubClient(
         settings.github_url,
         token.get_secret_value(),
+        verify=verify,
         timeout=settings.githost_timeout,
         pr_comment=settings.publish_pr_comment,
     )

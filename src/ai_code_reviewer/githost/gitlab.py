@@ -14,6 +14,7 @@ later review and found by a hidden marker; commits get nothing published.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -35,6 +36,7 @@ from ai_code_reviewer.githost.http import (
     HostHttp,
     HostIdentity,
     linked_pages,
+    tls_verify,
 )
 from ai_code_reviewer.githost.summary import CommentThread, put_summary
 from ai_code_reviewer.settings import Settings
@@ -68,6 +70,7 @@ class GitLabClient:
         base_url: str,
         token: str,
         *,
+        verify: ssl.SSLContext | bool = True,
         timeout: float = 30.0,
         pr_comment: bool = True,
     ) -> None:
@@ -78,7 +81,10 @@ class GitLabClient:
             "User-Agent": USER_AGENT,
         }
         self.client = httpx.AsyncClient(
-            base_url=f"{base_url.rstrip('/')}/api/v4", headers=headers, timeout=timeout
+            base_url=f"{base_url.rstrip('/')}/api/v4",
+            headers=headers,
+            verify=verify,
+            timeout=timeout,
         )
         identity = HostIdentity("GitLab", "GITLAB_TOKEN", token)
         self.http = HostHttp(self.client, identity)
@@ -257,7 +263,8 @@ def build_gitlab_client(settings: Settings) -> GitLabClient | None:
     """Return the client GITLAB_URL names, or None when it is unset.
 
     Raises:
-        ConfigError: the URL is not http(s), or GITLAB_TOKEN is missing.
+        ConfigError: the URL is not http(s), GITLAB_TOKEN is missing, or the CA
+            bundle cannot be read.
     """
     if not settings.gitlab_url:
         return None
@@ -269,9 +276,13 @@ def build_gitlab_client(settings: Settings) -> GitLabClient | None:
             "GITLAB_URL is set but GITLAB_TOKEN is not: GitLab needs an access "
             "token with the api scope (read_api to review without publishing)."
         )
+    verify = tls_verify(
+        settings.gitlab_verify_tls, settings.gitlab_ca_bundle, "GITLAB_CA_BUNDLE"
+    )
     return GitLabClient(
         settings.gitlab_url,
         token.get_secret_value(),
+        verify=verify,
         timeout=settings.githost_timeout,
         pr_comment=settings.publish_pr_comment,
     )

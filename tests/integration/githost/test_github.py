@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,13 @@ from ai_code_reviewer.githost.github import (
 from ai_code_reviewer.githost.summary import SUMMARY_MARKER
 from ai_code_reviewer.review.diff import parse_unified_diff
 from ai_code_reviewer.settings import Settings
-from tests.githubserver import TOKEN, FakeGitHubPull, FakeGitHubRepo, FakeGitHubServer
+from tests.githubserver import (
+    TOKEN,
+    FakeGitHubPull,
+    FakeGitHubRepo,
+    FakeGitHubServer,
+    issue_tls_files,
+)
 from tests.githubserver import serving as serving_github
 from tests.integration.githost.conftest import A_DIFF, B_DIFF, C_DIFF, new_file
 
@@ -312,3 +319,45 @@ def test_client_is_built_only_with_a_token() -> None:
         build_github_client(
             Settings(_env_file=None, github_token=TOKEN, github_url="ftp://x")
         )
+
+
+def test_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
+    """GITHUB_CA_BUNDLE naming no file is refused before any request."""
+    settings = github_settings(
+        "https://github.example.com/api/v3", github_ca_bundle=tmp_path / "none.pem"
+    )
+
+    with pytest.raises(ConfigError, match="GITHUB_CA_BUNDLE"):
+        build_github_client(settings)
+
+
+def tls_client(url: str, **overrides: Any) -> GitHubClient:
+    """Build a client of ``url`` from settings with ``overrides``."""
+    built = build_github_client(github_settings(url, **overrides))
+    assert built is not None
+    return built
+
+
+async def test_tls_settings_are_honoured(tmp_path: Path) -> None:
+    """A private CA is trusted with the bundle, refused without, unchecked when off."""
+    ca_file, server_files = issue_tls_files(tmp_path)
+    with serving_github(tls=server_files) as server:
+        repo = server.add_repo(OWNER, REPO)
+        target = Target(
+            OWNER, REPO, commit_id=repo.add_commit("Initial commit", A_DIFF)
+        )
+        trusting = tls_client(server.base_url, github_ca_bundle=ca_file)
+        default = tls_client(server.base_url)
+        unchecked = tls_client(server.base_url, github_verify_tls=False)
+
+        trusted = await trusting.fetch_commit(target)
+        with pytest.raises(GitHostError, match="not trusted") as refused:
+            await default.fetch_commit(target)
+        unverified = await unchecked.fetch_commit(target)
+        for client in (trusting, default, unchecked):
+            await client.aclose()
+
+    assert server.base_url.startswith("https://")
+    assert trusted.title == unverified.title == "Initial commit"
+    assert trusted.diff == A_DIFF
+    assert not isinstance(refused.value, TransientError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from ai_code_reviewer.githost.gitlab import (
 from ai_code_reviewer.githost.summary import SUMMARY_MARKER
 from ai_code_reviewer.review.diff import parse_unified_diff
 from ai_code_reviewer.settings import Settings
+from tests.githubserver import issue_tls_files
 from tests.gitlabserver import (
     TOKEN,
     FakeGitLabServer,
@@ -320,3 +322,43 @@ def test_client_needs_url_and_token() -> None:
     assert build_gitlab_client(Settings(_env_file=None)) is None
     with pytest.raises(ConfigError, match="GITLAB_TOKEN"):
         build_gitlab_client(Settings(_env_file=None, gitlab_url="https://gl.example"))
+
+
+def test_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
+    """GITLAB_CA_BUNDLE naming no file is refused before any request."""
+    settings = gitlab_settings(
+        "https://gitlab.example.com", gitlab_ca_bundle=tmp_path / "none.pem"
+    )
+
+    with pytest.raises(ConfigError, match="GITLAB_CA_BUNDLE"):
+        build_gitlab_client(settings)
+
+
+def tls_client(url: str, **overrides: Any) -> GitLabClient:
+    """Build a client of ``url`` from settings with ``overrides``."""
+    built = build_gitlab_client(gitlab_settings(url, **overrides))
+    assert built is not None
+    return built
+
+
+async def test_tls_settings_are_honoured(tmp_path: Path) -> None:
+    """A private CA is trusted with the bundle, refused without, unchecked when off."""
+    ca_file, server_files = issue_tls_files(tmp_path)
+    with serving_gitlab(tls=server_files) as server:
+        project = server.add_project(NAMESPACE, PROJECT)
+        target = commit_target(project.add_commit("Initial commit", A_DIFF))
+        trusting = tls_client(server.base_url, gitlab_ca_bundle=ca_file)
+        default = tls_client(server.base_url)
+        unchecked = tls_client(server.base_url, gitlab_verify_tls=False)
+
+        trusted = await trusting.fetch_commit(target)
+        with pytest.raises(GitHostError, match="not trusted") as refused:
+            await default.fetch_commit(target)
+        unverified = await unchecked.fetch_commit(target)
+        for client in (trusting, default, unchecked):
+            await client.aclose()
+
+    assert server.base_url.startswith("https://")
+    assert trusted.title == unverified.title == "Initial commit"
+    assert trusted.diff == A_DIFF
+    assert not isinstance(refused.value, TransientError)
