@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -34,10 +34,12 @@ from ai_code_reviewer.githost.bitbucket_publish import (
     PublishOptions,
     RepoPaths,
 )
+from ai_code_reviewer.githost.fields import required
 from ai_code_reviewer.githost.http import (
     USER_AGENT,
     HostHttp,
     HostIdentity,
+    check_http_url,
     tls_verify,
 )
 from ai_code_reviewer.review.bitbucket_diff import (
@@ -50,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 ZERO_HASH = "0" * 40
 _TEXT = {"Accept": "text/plain"}
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class BitbucketClient:
 
     async def fetch_commit(self, target: Target) -> Change:
         """Return the commit at ``target.commit_id`` with its unified diff."""
-        commit_id = _required(target.commit_id, "a commit id")
+        commit_id = required(target.commit_id, "a commit id")
         paths = self.paths(target.project_key, target.repo_slug)
         commit = await self.commit(target.project_key, target.repo_slug, commit_id)
         diff = await self._commit_diff(paths, commit_id, _commit_what(target))
@@ -149,7 +150,7 @@ class BitbucketClient:
 
     async def pull_request(self, target: Target) -> PullRequest:
         """Return a pull request's author, reviewers, title, draft flag and refs."""
-        pr_id = _required(target.pr_id, "a pull request id")
+        pr_id = required(target.pr_id, "a pull request id")
         paths = self.paths(target.project_key, target.repo_slug)
         url = f"{paths.api}/pull-requests/{pr_id}"
         return _pull_request(await self.http.json("GET", url, what=_pr_what(target)))
@@ -310,8 +311,7 @@ def build_bitbucket_client(settings: Settings) -> BitbucketClient | None:
     """
     if not settings.bitbucket_url:
         return None
-    if urlsplit(settings.bitbucket_url).scheme not in ("http", "https"):
-        raise ConfigError("BITBUCKET_URL must start with http:// or https://.")
+    check_http_url(settings.bitbucket_url, "BITBUCKET_URL")
     token = settings.bitbucket_token
     if token is None or not token.get_secret_value():
         raise ConfigError(
@@ -330,13 +330,6 @@ def build_bitbucket_client(settings: Settings) -> BitbucketClient | None:
         timeout=settings.githost_timeout,
         options=PublishOptions.from_settings(settings),
     )
-
-
-def _required(value: _T | None, what: str) -> _T:
-    """Return ``value``, or refuse a target that lacks it."""
-    if value is None:
-        raise GitHostError(f"The review target lacks {what}.")
-    return value
 
 
 def _commit_what(target: Target) -> str:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from ai_code_reviewer.errors import ConfigError, GitHostError, NotFound, RateLimited
+from ai_code_reviewer.errors import GitHostError, NotFound, RateLimited
 from ai_code_reviewer.githost.base import (
     Change,
     Commit,
@@ -30,10 +30,12 @@ from ai_code_reviewer.githost.base import (
     PushedCommits,
     Target,
 )
+from ai_code_reviewer.githost.fields import object_or_empty, required, text_or_none
 from ai_code_reviewer.githost.http import (
     USER_AGENT,
     HostHttp,
     HostIdentity,
+    check_http_url,
     linked_pages,
     quota_wait,
     server_message,
@@ -47,7 +49,6 @@ logger = logging.getLogger(__name__)
 API_VERSION = "2022-11-28"
 ZERO_HASH = "0" * 40
 _DIFF = {"Accept": "application/vnd.github.diff"}
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class GitHubClient:
 
     async def fetch_commit(self, target: Target) -> Change:
         """Return the commit at ``target.commit_id`` with its unified diff."""
-        commit_id = _required(target.commit_id, "a commit id")
+        commit_id = required(target.commit_id, "a commit id")
         repo = _repo(target.project_key, target.repo_slug)
         url = f"{repo}/commits/{quote(commit_id, safe='')}"
         what = f"commit {commit_id} in {target.project_key}/{target.repo_slug}"
@@ -156,7 +157,7 @@ class GitHubClient:
 
     async def pull_request(self, target: Target) -> PullRequest:
         """Return a pull request's title, author, reviewers, draft flag and head."""
-        pr_id = _required(target.pr_id, "a pull request id")
+        pr_id = required(target.pr_id, "a pull request id")
         url = _repo(target.project_key, target.repo_slug) + f"/pulls/{pr_id}"
         return _pull_request(await self.http.json("GET", url, what=_pr_what(target)))
 
@@ -193,7 +194,7 @@ class GitHubClient:
             except NotFound:
                 data = {}
             self._people[login] = Person(
-                _string(data.get("name")) or login, _string(data.get("email"))
+                text_or_none(data.get("name")) or login, text_or_none(data.get("email"))
             )
         return self._people[login]
 
@@ -269,8 +270,7 @@ def build_github_client(settings: Settings) -> GitHubClient | None:
     token = settings.github_token
     if token is None or not token.get_secret_value():
         return None
-    if urlsplit(settings.github_url).scheme not in ("http", "https"):
-        raise ConfigError("GITHUB_URL must start with http:// or https://.")
+    check_http_url(settings.github_url, "GITHUB_URL")
     verify = tls_verify(
         settings.github_verify_tls, settings.github_ca_bundle, "GITHUB_CA_BUNDLE"
     )
@@ -287,53 +287,40 @@ def _repo(owner: str, repo: str) -> str:
     return f"/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
 
 
-def _required(value: _T | None, what: str) -> _T:
-    """Return ``value``, or refuse a target that lacks it."""
-    if value is None:
-        raise GitHostError(f"The review target lacks {what}.")
-    return value
-
-
 def _pr_what(target: Target) -> str:
     return f"pull request {target.pr_id} in {target.project_key}/{target.repo_slug}"
 
 
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _html_url(data: Any) -> str | None:
-    return _string(data.get("html_url")) if isinstance(data, dict) else None
+    return text_or_none(data.get("html_url")) if isinstance(data, dict) else None
 
 
 def _commit(data: Any) -> Commit:
     """Read a commit object (``GET commits/{sha}`` or an item of a compare)."""
     if not isinstance(data, dict) or not isinstance(data.get("sha"), str):
         raise GitHostError("GitHub answered with a commit that has no sha.")
-    inner = _object(data.get("commit"))
-    author = _object(inner.get("author"))
+    inner = object_or_empty(data.get("commit"))
+    author = object_or_empty(inner.get("author"))
     parents = data.get("parents") or []
     return Commit(
         id=data["sha"],
-        author=Person(_string(author.get("name")), _string(author.get("email"))),
+        author=Person(
+            text_or_none(author.get("name")), text_or_none(author.get("email"))
+        ),
         message=str(inner.get("message") or ""),
         parents=tuple(p["sha"] for p in parents if isinstance(p, dict) and "sha" in p),
     )
 
 
 def _login(user: Any) -> str | None:
-    return _string(user.get("login")) if isinstance(user, dict) else None
+    return text_or_none(user.get("login")) if isinstance(user, dict) else None
 
 
 def _pull_request(data: Any) -> PullRequest:
     """Read a pull request object (``GET /repos/{o}/{r}/pulls/{n}``)."""
     if not isinstance(data, dict) or not isinstance(data.get("number"), int):
         raise GitHostError("GitHub answered with a pull request that has no number.")
-    head = _object(data.get("head"))
+    head = object_or_empty(data.get("head"))
     reviewers = [_login(u) for u in data.get("requested_reviewers") or []]
     return PullRequest(
         number=data["number"],

@@ -17,8 +17,8 @@ import logging
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -31,10 +31,12 @@ from ai_code_reviewer.githost.base import (
     PushedCommits,
     Target,
 )
+from ai_code_reviewer.githost.fields import required, text_or_none
 from ai_code_reviewer.githost.http import (
     USER_AGENT,
     HostHttp,
     HostIdentity,
+    check_http_url,
     linked_pages,
     tls_verify,
 )
@@ -44,7 +46,6 @@ from ai_code_reviewer.settings import Settings
 logger = logging.getLogger(__name__)
 
 ZERO_HASH = "0" * 40
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class GitLabClient:
 
     async def fetch_commit(self, target: Target) -> Change:
         """Return the commit at ``target.commit_id`` with its unified diff."""
-        commit_id = _required(target.commit_id, "a commit id")
+        commit_id = required(target.commit_id, "a commit id")
         url = f"{_project(target.project_key, target.repo_slug)}/repository/commits/"
         url += quote(commit_id, safe="")
         what = f"commit {commit_id} in {target.project_key}/{target.repo_slug}"
@@ -131,7 +132,7 @@ class GitLabClient:
 
     async def merge_request(self, target: Target) -> MergeRequest:
         """Return a merge request's title, author, reviewers, draft flag and head."""
-        iid = _required(target.pr_id, "a merge request iid")
+        iid = required(target.pr_id, "a merge request iid")
         url = f"{_project(target.project_key, target.repo_slug)}/merge_requests/{iid}"
         return _merge_request(await self.http.json("GET", url, what=_mr_what(target)))
 
@@ -187,7 +188,7 @@ class GitLabClient:
 
         A user who cannot be read is named as the merge request shows them.
         """
-        name = _string(user.get("name")) or _string(user.get("username"))
+        name = text_or_none(user.get("name")) or text_or_none(user.get("username"))
         user_id = user.get("id")
         if not isinstance(user_id, int):
             return Person(name, None)
@@ -199,7 +200,9 @@ class GitLabClient:
             except NotFound:
                 data = {}
             email = (
-                _string(data.get("public_email")) if isinstance(data, dict) else None
+                text_or_none(data.get("public_email"))
+                if isinstance(data, dict)
+                else None
             )
             self._people[user_id] = Person(name, email)
         return self._people[user_id]
@@ -268,8 +271,7 @@ def build_gitlab_client(settings: Settings) -> GitLabClient | None:
     """
     if not settings.gitlab_url:
         return None
-    if urlsplit(settings.gitlab_url).scheme not in ("http", "https"):
-        raise ConfigError("GITLAB_URL must start with http:// or https://.")
+    check_http_url(settings.gitlab_url, "GITLAB_URL")
     token = settings.gitlab_token
     if token is None or not token.get_secret_value():
         raise ConfigError(
@@ -329,23 +331,12 @@ def _project(project: str, repo: str) -> str:
     return f"/projects/{quote(f'{project}/{repo}', safe='')}"
 
 
-def _required(value: _T | None, what: str) -> _T:
-    """Return ``value``, or refuse a target that lacks it."""
-    if value is None:
-        raise GitHostError(f"The review target lacks {what}.")
-    return value
-
-
 def _mr_what(target: Target) -> str:
     return f"merge request !{target.pr_id} in {target.project_key}/{target.repo_slug}"
 
 
-def _string(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _web(data: Any) -> str | None:
-    return _string(data.get("web_url")) if isinstance(data, dict) else None
+    return text_or_none(data.get("web_url")) if isinstance(data, dict) else None
 
 
 def _commit(data: Any) -> Commit:
@@ -356,7 +347,8 @@ def _commit(data: Any) -> Commit:
     return Commit(
         id=data["id"],
         author=Person(
-            _string(data.get("author_name")), _string(data.get("author_email"))
+            text_or_none(data.get("author_name")),
+            text_or_none(data.get("author_email")),
         ),
         message=str(data.get("message") or data.get("title") or ""),
         parents=tuple(p for p in parents if isinstance(p, str)),

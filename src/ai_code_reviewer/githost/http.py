@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -383,3 +384,9 @@ def _next_page(
     if page.isdigit():
         return url, {**first, "page": page}
     return None, None
+
+
+def check_http_url(url: str, setting: str) -> None:
+    """Raise ConfigError unless ``url`` is an http(s) address; name ``setting``."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ConfigError(f"{setting} must start with http:// or https://.")
