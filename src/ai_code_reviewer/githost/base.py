@@ -7,6 +7,10 @@ from typing import Protocol
 
 from ai_code_reviewer.review.model import Finding
 
+# The "commit" Git names for the side of a ref that does not exist: a push that
+# creates a branch comes from it, one that deletes a branch goes to it.
+ZERO_HASH = "0" * 40
+
 
 @dataclass(frozen=True)
 class Person:

@@ -22,6 +22,7 @@ import httpx
 
 from ai_code_reviewer.errors import ConfigError, GitHostError, NotFound
 from ai_code_reviewer.githost.base import (
+    ZERO_HASH,
     Change,
     Commit,
     Person,
@@ -50,7 +51,6 @@ from ai_code_reviewer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-ZERO_HASH = "0" * 40
 _TEXT = {"Accept": "text/plain"}
 
 

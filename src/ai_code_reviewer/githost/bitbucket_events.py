@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from ai_code_reviewer.githost.base import ZERO_HASH
 from ai_code_reviewer.settings import Settings
 
-ZERO_HASH = "0" * 40
 PING = "diagnostics:ping"
 PUSH = "repo:refs_changed"
 PR_OPENED = "pr:opened"

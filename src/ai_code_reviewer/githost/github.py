@@ -23,6 +23,7 @@ import httpx
 
 from ai_code_reviewer.errors import GitHostError, NotFound, RateLimited
 from ai_code_reviewer.githost.base import (
+    ZERO_HASH,
     Change,
     Commit,
     Person,
@@ -47,7 +48,6 @@ from ai_code_reviewer.settings import Settings
 logger = logging.getLogger(__name__)
 
 API_VERSION = "2022-11-28"
-ZERO_HASH = "0" * 40
 _DIFF = {"Accept": "application/vnd.github.diff"}
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-ZERO_HASH = "0" * 40
+from ai_code_reviewer.githost.base import ZERO_HASH
+
 BRANCH_PREFIX = "refs/heads/"
 PING, PUSH, PULL_REQUEST = "ping", "push", "pull_request"
 PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})

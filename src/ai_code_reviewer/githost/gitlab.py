@@ -24,6 +24,7 @@ import httpx
 
 from ai_code_reviewer.errors import ConfigError, GitHostError, NotFound
 from ai_code_reviewer.githost.base import (
+    ZERO_HASH,
     Change,
     Commit,
     Person,
@@ -44,8 +45,6 @@ from ai_code_reviewer.githost.summary import CommentThread, put_summary
 from ai_code_reviewer.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-ZERO_HASH = "0" * 40
 
 
 @dataclass(frozen=True)

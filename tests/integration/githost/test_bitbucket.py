@@ -16,9 +16,8 @@ from ai_code_reviewer.errors import (
     RateLimited,
     TransientError,
 )
-from ai_code_reviewer.githost.base import Person, Publication, Target
+from ai_code_reviewer.githost.base import ZERO_HASH, Person, Publication, Target
 from ai_code_reviewer.githost.bitbucket import (
-    ZERO_HASH,
     BitbucketClient,
     build_bitbucket_client,
 )

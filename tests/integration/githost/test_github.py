@@ -17,9 +17,8 @@ from ai_code_reviewer.errors import (
     RateLimited,
     TransientError,
 )
-from ai_code_reviewer.githost.base import Person, Publication, Target
+from ai_code_reviewer.githost.base import ZERO_HASH, Person, Publication, Target
 from ai_code_reviewer.githost.github import (
-    ZERO_HASH,
     GitHubClient,
     build_github_client,
 )

@@ -20,13 +20,12 @@ from typing import Any
 from ai_code_reviewer.api.db.database import Database
 from ai_code_reviewer.api.jobs import queue, specs
 from ai_code_reviewer.api.jobs.clock import Clock
-from ai_code_reviewer.githost.base import GitHost, PushedCommits
+from ai_code_reviewer.githost.base import ZERO_HASH, GitHost, PushedCommits
 from ai_code_reviewer.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # A new branch's old head, in every Git host's push payload.
-ZERO_HASH = "0" * 40
 DEFAULT_MAX_COMMITS = int(Settings.model_fields["max_commits_per_push"].default)
 
 
