@@ -10,7 +10,8 @@ key and the model (or its alias) in one request, with no paging of the list.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from anthropic import (
     APIConnectionError,
@@ -78,14 +79,8 @@ class AnthropicClient:
             LLMError: the key was refused, or the API does not know the model.
             TransientError: the API is down, slow, or failing.
         """
-        try:
+        with self._sdk_errors():
             info = await self._sdk.models.retrieve(self.model)
-        except APIStatusError as exc:
-            raise self._status_error(exc) from None
-        except APITimeoutError as exc:
-            raise timeout_error(self._timeout) from exc
-        except APIConnectionError as exc:
-            raise connection_error(exc) from exc
         alias = "" if info.id == self.model else f", an alias of {info.id}"
         return f"reachable, model {self.model} present{alias}"
 
@@ -97,7 +92,7 @@ class AnthropicClient:
         self, prompt: ModelPrompt, conversation: Sequence[Message]
     ) -> Reply:
         """Send one request with the forced tool and read its answer."""
-        try:
+        with self._sdk_errors():
             message = await self._sdk.messages.create(
                 model=self.model,
                 system=prompt.system,
@@ -106,13 +101,19 @@ class AnthropicClient:
                 tools=[_tool()],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
             )
+        return _reply(message)
+
+    @contextlib.contextmanager
+    def _sdk_errors(self) -> Iterator[None]:
+        """Turn the SDK's errors into the project's, the key never quoted."""
+        try:
+            yield
         except APIStatusError as exc:
             raise self._status_error(exc) from None
         except APITimeoutError as exc:
             raise timeout_error(self._timeout) from exc
         except APIConnectionError as exc:
             raise connection_error(exc) from exc
-        return _reply(message)
 
     def _status_error(self, exc: APIStatusError) -> ReviewerError:
         """Map an HTTP error of the API to the project's error."""

@@ -76,12 +76,7 @@ class OllamaClient:
             LLMError: the key was refused, or the model is not pulled.
             TransientError: the server is down, slow, or failing.
         """
-        try:
-            response = await self._http.get("/api/tags")
-        except httpx.TimeoutException as exc:
-            raise timeout_error(_seconds(self._http.timeout)) from exc
-        except httpx.TransportError as exc:
-            raise connection_error(exc) from exc
+        response = await self._request("GET", "/api/tags")
         if response.is_error:
             raise check_error(
                 response.status_code,
@@ -98,18 +93,21 @@ class OllamaClient:
         """Close the HTTP client."""
         await self._http.aclose()
 
-    async def _send(
-        self, prompt: ModelPrompt, conversation: Sequence[Message]
-    ) -> Reply:
-        """Send one chat request and read its answer."""
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request; a timeout or a lost connection is a TransientError."""
         try:
-            response = await self._http.post(
-                "/api/chat", json=_body(self.model, prompt, conversation)
-            )
+            return await self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise timeout_error(_seconds(self._http.timeout)) from exc
         except httpx.TransportError as exc:
             raise connection_error(exc) from exc
+
+    async def _send(
+        self, prompt: ModelPrompt, conversation: Sequence[Message]
+    ) -> Reply:
+        """Send one chat request and read its answer."""
+        body = _body(self.model, prompt, conversation)
+        response = await self._request("POST", "/api/chat", json=body)
         if response.is_error:
             raise status_error(
                 response.status_code,
