@@ -14,16 +14,18 @@ review is answered 202 "ignored" with the reason (a filter, a draft, a tag).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ai_code_reviewer.api.bodies import read_limited
+from ai_code_reviewer.api.bodies import (
+    check_hmac_signature,
+    parse_json_object,
+    read_limited,
+)
 from ai_code_reviewer.api.deps import SessionDep, SettingsDep
 from ai_code_reviewer.api.jobs import intake, specs
 from ai_code_reviewer.api.jobs.queue import JobSpec
@@ -53,32 +55,6 @@ def is_test_ping(event_key: str | None, body: bytes) -> bool:
         return bool(json.loads(body) == {"test": True})
     except ValueError:
         return False
-
-
-def check_signature(settings: Settings, body: bytes, header: str | None) -> None:
-    """Raise Unauthorized unless ``header`` signs ``body`` with the webhook secret."""
-    if settings.webhook_secret is None:
-        return
-    if not header:
-        raise Unauthorized(f"the delivery has no {SIGNATURE_HEADER} header")
-    scheme, _, given = header.partition("=")
-    if scheme != "sha256":
-        raise Unauthorized(f"{SIGNATURE_HEADER} must be sha256=<hex>")
-    secret = settings.webhook_secret.get_secret_value().encode()
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given.strip().lower()):
-        raise Unauthorized(f"{SIGNATURE_HEADER} does not match the body")
-
-
-def parse_body(body: bytes) -> Mapping[str, Any]:
-    """Return the delivery's JSON object; InvalidRequest when it is not one."""
-    try:
-        parsed = json.loads(body)
-    except ValueError as exc:
-        raise InvalidRequest(f"the body is not JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return parsed
 
 
 def job_for(ask: Ask, event_key: str, settings: Settings) -> JobSpec:
@@ -115,8 +91,10 @@ def verdict_of(
         InvalidRequest: the body is not a JSON object, names no event, or
             lacks a field its event needs.
     """
-    check_signature(settings, body, header)
-    payload = parse_body(body)
+    secret = settings.webhook_secret
+    key = secret.get_secret_value().encode() if secret is not None else None
+    check_hmac_signature(key, body, header, SIGNATURE_HEADER)
+    payload = parse_json_object(body)
     event_key = event_key or str(payload.get("eventKey") or "") or None
     if event_key is None:
         raise InvalidRequest("no X-Event-Key header and no eventKey in the body")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,11 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ai_code_reviewer.api.bodies import read_limited
+from ai_code_reviewer.api.bodies import (
+    check_hmac_signature,
+    parse_json_object,
+    read_limited,
+)
 from ai_code_reviewer.api.deps import SessionDep, SettingsDep
 from ai_code_reviewer.api.jobs import intake, specs
 from ai_code_reviewer.api.jobs.queue import JobSpec
@@ -83,22 +86,6 @@ def secret_of(specific: SecretStr | None, fallback: SecretStr | None) -> bytes |
     return chosen.get_secret_value().encode() if chosen is not None else None
 
 
-def check_github_signature(
-    secret: bytes | None, body: bytes, header: str | None
-) -> None:
-    """Raise Unauthorized unless ``header`` signs ``body`` with ``secret``."""
-    if secret is None:
-        return
-    if not header:
-        raise Unauthorized(f"the delivery has no {GITHUB_SIGNATURE} header")
-    scheme, _, given = header.partition("=")
-    if scheme != "sha256":
-        raise Unauthorized(f"{GITHUB_SIGNATURE} must be sha256=<hex>")
-    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given.strip().lower()):
-        raise Unauthorized(f"{GITHUB_SIGNATURE} does not match the body")
-
-
 def check_gitlab_token(secret: bytes | None, header: str | None) -> None:
     """Raise Unauthorized unless ``header`` is the webhook's secret token."""
     if secret is None:
@@ -107,17 +94,6 @@ def check_gitlab_token(secret: bytes | None, header: str | None) -> None:
         raise Unauthorized(f"the delivery has no {GITLAB_TOKEN} header")
     if not hmac.compare_digest(secret, header.encode()):
         raise Unauthorized(f"{GITLAB_TOKEN} is not the webhook's secret token")
-
-
-def parse_object(body: bytes) -> Mapping[str, Any]:
-    """Return the delivery's JSON object; InvalidRequest when it is not one."""
-    try:
-        parsed = json.loads(body)
-    except ValueError as exc:
-        raise InvalidRequest(f"the body is not JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise InvalidRequest("the body must be a JSON object")
-    return parsed
 
 
 def event_filter(settings: Settings) -> EventFilter:
@@ -175,7 +151,7 @@ def read_delivery(
     """Return the event and what it asks for; InvalidRequest for a bad delivery."""
     if not delivery.event:
         raise InvalidRequest(f"the delivery names no event ({delivery.host})")
-    payload = parse_object(delivery.body or b"")
+    payload = parse_json_object(delivery.body or b"")
     try:
         return delivery.event, reader(delivery.event, payload, event_filter(settings))
     except PayloadError as exc:
@@ -226,9 +202,11 @@ async def github_webhook(
     delivery = Delivery(delivery.host, delivery.event, delivery.delivery_id, body)
     secret = secret_of(settings.github_webhook_secret, settings.webhook_secret)
     try:
-        check_github_signature(secret, body, headers.get(GITHUB_SIGNATURE))
+        check_hmac_signature(
+            secret, body, headers.get(GITHUB_SIGNATURE), GITHUB_SIGNATURE
+        )
         if delivery.event == PING:
-            parse_object(body)
+            parse_json_object(body)
             await intake.accept(session, delivery.incoming(), [], reason="ping")
             return JSONResponse({"status": "ok"}, status_code=200)
         return await enqueue_reading(
